@@ -44,7 +44,8 @@ GPIOD_DEF := -DSG_GPIOD_V1=1
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
-        -Wpointer-arith -Wcast-qual -Wundef -Wvla -Wnull-dereference -Werror
+        -Wpointer-arith -Wcast-qual -Wundef -Wvla -Wnull-dereference -Werror \
+        -Wno-format-truncation
 BASE_CFLAGS := -std=gnu11 -I. $(WARN) $(GPIOD_DEF) -D_GNU_SOURCE \
         -DSG_VERSION='"$(VERSION)"' -DSG_GIT_REV='"$(GIT_REV)"' \
         -DSG_SYSCONFDIR='"$(SYSCONFDIR)"' -DSG_BOARDS_DIR='"$(PREFIX)/share/simgate/boards"' \
