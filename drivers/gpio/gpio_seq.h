@@ -77,7 +77,8 @@ struct gpio_seq_act {
 };
 
 /* Per-vendor defaults (REFERENCE §1.1). Names: "sim800", "sim7600",
- * "ec25" (also "eg25", "m95" has its own), "huawei", "generic". Returns
+ * "ec25", "eg25" (1500 ms pulse, 30 s allowance), "m95", "huawei" (USB
+ * powered: all zero), "generic" (long enough for any of them). Returns
  * NULL for an unknown name. The table is static const: do not free. */
 const struct gpio_timing *gpio_seq_timing_for(const char *vendor);
 
@@ -92,7 +93,7 @@ struct gpio_seq {
     sg_ms step_deadline; /* end of a hold / wait timeout */
     sg_ms next_poll;
     unsigned held;       /* outputs this sequence has asserted */
-    bool skip_half;      /* cycle: current half was skipped */
+    enum gpio_seq_outcome outcome;   /* what the last check/wait found */
     bool finished;
     struct gpio_seq_act last;
 };
