@@ -24,6 +24,15 @@ CLANG ?= clang
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 # ---------------------------------------------------------------- libraries
 DRV_PKGS := libserialport libgpiod
 FW_PKGS := sqlite3 libconfig libuv libmicrohttpd jansson libcurl libsodium
@@ -86,51 +95,58 @@ all: $(BINS)
 # ---------------------------------------------------------------- compile
 $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(O)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC-SAN,$<)
+	$(Q)$(CC) $(ASAN_CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
 
 define drv_lib
 $(O)/lib/libsg_$(1).a: $(call rel_obj,$(wildcard drivers/$(1)/*.c))
 	@mkdir -p $$(@D)
-	rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
 $(O)/asan/lib/libsg_$(1).a: $(call asan_obj,$(wildcard drivers/$(1)/*.c))
 	@mkdir -p $$(@D)
-	rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach m,$(DRV_MODS),$(eval $(call drv_lib,$(m))))
 
 $(O)/lib/libsg_firmware.a: $(call rel_obj,$(FW_SRCS))
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 $(O)/asan/lib/libsg_firmware.a: $(call asan_obj,$(FW_SRCS))
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 $(O)/asan/lib/libsg_testsupport.a: $(call asan_obj,$(TEST_SUPPORT_SRCS))
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 LINK_REL = -Wl,--start-group $(REL_LIBS) -Wl,--end-group $(LDLIBS)
 LINK_ASAN = -Wl,--start-group $(ASAN_LIBS) -Wl,--end-group $(LDLIBS)
 
 $(O)/simgated: $(call rel_obj,firmware/main.c) $(REL_LIBS)
-	$(CC) $(REL_CFLAGS) -o $@ $< $(LINK_REL)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< $(LINK_REL)
 $(O)/asan/simgated: $(call asan_obj,firmware/main.c) $(ASAN_LIBS)
-	$(CC) $(ASAN_CFLAGS) -o $@ $< $(LINK_ASAN)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(LINK_ASAN)
 
 define tool_bin
 $(O)/$(1): $(call rel_obj,$(wildcard host-tools/$(1)/*.c)) $(REL_LIBS)
-	$(CC) $(REL_CFLAGS) -o $$@ $(call rel_obj,$(wildcard host-tools/$(1)/*.c)) $(LINK_REL)
+	$(call say,LD,$$@)
+	$(Q)$(CC) $(REL_CFLAGS) -o $$@ $(call rel_obj,$(wildcard host-tools/$(1)/*.c)) $(LINK_REL)
 $(O)/asan/$(1): $(call asan_obj,$(wildcard host-tools/$(1)/*.c)) $(ASAN_LIBS)
-	$(CC) $(ASAN_CFLAGS) -o $$@ $(call asan_obj,$(wildcard host-tools/$(1)/*.c)) $(LINK_ASAN)
+	$(call say,LD,$$@)
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $$@ $(call asan_obj,$(wildcard host-tools/$(1)/*.c)) $(LINK_ASAN)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_bin,$(t))))
 
 $(O)/asan/tests/%: $(O)/asan/obj/tests/%.o $(ASAN_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(ASAN_CFLAGS) -o $@ $< $(LINK_ASAN) $(CMOCKA_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< $(LINK_ASAN) $(CMOCKA_LIBS)
 
 # libFuzzer targets: the libraries are rebuilt with clang inside the target.
 FUZZ_CFLAGS := -std=gnu11 -I. -g -O1 -fsanitize=fuzzer,address,undefined $(GPIOD_DEF) -D_GNU_SOURCE \
@@ -138,7 +154,8 @@ FUZZ_CFLAGS := -std=gnu11 -I. -g -O1 -fsanitize=fuzzer,address,undefined $(GPIOD
                -DSG_SYSCONFDIR='"$(SYSCONFDIR)"' -DSG_BOARDS_DIR='"$(PREFIX)/share/simgate/boards"' $(PKG_CFLAGS)
 $(O)/fuzz/%: tests/fuzz/%.c $(DRV_SRCS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(DRV_SRCS) $(LDLIBS)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(DRV_SRCS) $(LDLIBS)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 

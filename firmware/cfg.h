@@ -1,0 +1,94 @@
+/*
+ * cfg: simgated's configuration and board files (libconfig syntax).
+ *
+ * Loading is two passes: every setting is first checked against a constant
+ * schema (unknown keys, wrong types, out-of-range values and missing keys are
+ * errors reported as "FILE:LINE: what is wrong", like `nginx -t`), then the
+ * checked tree is copied into a plain struct. Nothing half-valid is returned.
+ *
+ * Modem slots come either from a board file (`board = "virtual";` resolved
+ * as <boards_dir>/virtual.conf) or from a `modems = ( … )` list in the
+ * config itself, which wins over the board when both are given.
+ *
+ * Ownership: cfg_load() allocates a struct sg_config the caller frees with
+ * cfg_free(). All strings inside are fixed-size arrays, so a config can be
+ * copied or compared as a whole.
+ */
+#ifndef SG_CFG_H
+#define SG_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "drivers/base/sg_err.h"
+
+#define CFG_MAX_MODEMS 16
+#define CFG_PATH_MAX 256
+#define CFG_ID_MAX 32
+
+struct cfg_gpio {
+    bool present;
+    char chip[64];          /* "gpiochip0" or "/dev/gpiochip0" */
+    int pwrkey;             /* line offset, -1 when the slot has none */
+    int reset;
+    int status;
+    bool pwrkey_active_low;
+    bool reset_active_low;
+    bool status_active_low;
+    int pwrkey_on_ms;       /* PWRKEY pulse that powers the module on */
+    int pwrkey_off_ms;      /* pulse that powers it off */
+    int reset_ms;
+    int status_wait_ms;     /* how long to wait for STATUS (or ready URCs) */
+};
+
+struct cfg_modem {
+    char id[CFG_ID_MAX];
+    char port[CFG_PATH_MAX];
+    int baud;
+    bool flow_control;      /* RTS/CTS */
+    char vendor[16];        /* sim800 sim7600 ec25 huawei generic auto */
+    char pin[9];            /* empty when the SIM needs none */
+    struct cfg_gpio gpio;
+};
+
+struct cfg_api {
+    char socket[CFG_PATH_MAX];
+    char group[64];         /* group owning the socket; empty = process group */
+    int socket_mode;        /* octal permissions, default 0660 */
+};
+
+struct sg_config {
+    char path[CFG_PATH_MAX];        /* the file this came from */
+    char state_dir[CFG_PATH_MAX];
+    char board[64];                 /* empty when modems are listed directly */
+    char board_path[CFG_PATH_MAX + 80]; /* resolved board file, empty if none */
+    char board_name[128];           /* the board's human name */
+    char boards_dir[CFG_PATH_MAX];
+    char log_level[16];
+    struct cfg_api api;
+    size_t nmodems;
+    struct cfg_modem modems[CFG_MAX_MODEMS];
+};
+
+/* Command-line values that override the file; NULL fields are ignored. */
+struct cfg_overrides {
+    const char *state_dir;
+    const char *socket;
+    const char *boards_dir;
+    const char *log_level;
+};
+
+/*
+ * Loads and validates PATH (and the board it names). On success returns 0
+ * and *out (caller frees with cfg_free). On failure returns a negative code
+ * and err->msg holds "FILE:LINE: message" (or "FILE: message" when no line
+ * applies, e.g. the file cannot be read).
+ */
+int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config **out,
+             struct sg_err *err);
+void cfg_free(struct sg_config *cfg);
+
+/* Validates a board file alone (for tests and `simgated --check-board`). */
+int cfg_check_board(const char *path, struct sg_err *err);
+
+#endif
