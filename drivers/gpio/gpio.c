@@ -207,7 +207,7 @@ int gpio_open_recording(const struct gpio_cfg *cfg, gpio_clock_fn clock, void *c
 {
     if (!clock)
         return sg_errf(err, -EINVAL, "gpio: recording backend needs a clock");
-    struct gpio *g;
+    struct gpio *g = NULL;
     int rc = gpio_new(cfg, &g, err);
     if (rc < 0)
         return rc;
@@ -458,7 +458,7 @@ int gpio_open(const struct gpio_cfg *cfg, struct gpio **out, struct sg_err *err)
     if (cfg && (!cfg->chip || !cfg->chip[0]))
         return sg_errf(err, -EINVAL, "gpio: no chip given");
 #if defined(SG_GPIOD_V1) || defined(SG_GPIOD_V2)
-    struct gpio *g;
+    struct gpio *g = NULL;
     int rc = gpio_new(cfg, &g, err);
     if (rc < 0)
         return rc;
