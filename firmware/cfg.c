@@ -607,6 +607,24 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
     return 0;
 }
 
+static bool gpio_equal(const struct cfg_gpio *a, const struct cfg_gpio *b)
+{
+    return a->present == b->present && strcmp(a->chip, b->chip) == 0 && a->pwrkey == b->pwrkey &&
+           a->reset == b->reset && a->status == b->status &&
+           a->pwrkey_active_low == b->pwrkey_active_low &&
+           a->reset_active_low == b->reset_active_low &&
+           a->status_active_low == b->status_active_low && a->pwrkey_on_ms == b->pwrkey_on_ms &&
+           a->pwrkey_off_ms == b->pwrkey_off_ms && a->reset_ms == b->reset_ms &&
+           a->status_wait_ms == b->status_wait_ms;
+}
+
+bool cfg_modem_equal(const struct cfg_modem *a, const struct cfg_modem *b)
+{
+    return strcmp(a->id, b->id) == 0 && strcmp(a->port, b->port) == 0 && a->baud == b->baud &&
+           a->flow_control == b->flow_control && strcmp(a->vendor, b->vendor) == 0 &&
+           strcmp(a->pin, b->pin) == 0 && gpio_equal(&a->gpio, &b->gpio);
+}
+
 void cfg_free(struct sg_config *cfg)
 {
     free(cfg);

@@ -88,6 +88,9 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
              struct sg_err *err);
 void cfg_free(struct sg_config *cfg);
 
+/* Field-by-field comparison (structs have padding, so no memcmp). */
+bool cfg_modem_equal(const struct cfg_modem *a, const struct cfg_modem *b);
+
 /* Validates a board file alone (for tests and `simgated --check-board`). */
 int cfg_check_board(const char *path, struct sg_err *err);
 

@@ -84,8 +84,9 @@ static void reload(struct gw *gw)
         gw->log->level = (enum log_level)lvl;
     bool restart = strcmp(next->state_dir, gw->cfg->state_dir) != 0 ||
                    strcmp(next->api.socket, gw->cfg->api.socket) != 0 ||
-                   next->nmodems != gw->cfg->nmodems ||
-                   memcmp(next->modems, gw->cfg->modems, sizeof(next->modems)) != 0;
+                   next->nmodems != gw->cfg->nmodems;
+    for (size_t i = 0; !restart && i < next->nmodems; i++)
+        restart = !cfg_modem_equal(&next->modems[i], &gw->cfg->modems[i]);
     log_notice(gw->log, "event=reload result=ok file=%s log_level=%s%s", gw->opts.config_path,
                next->log_level, restart ? " note=\"modem, socket or state changes apply after restart\"" : "");
     /* Keep the running slots and paths; adopt the rest. */
