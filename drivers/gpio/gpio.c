@@ -209,8 +209,8 @@ int gpio_open_recording(const struct gpio_cfg *cfg, gpio_clock_fn clock, void *c
         return sg_errf(err, -EINVAL, "gpio: recording backend needs a clock");
     struct gpio *g = NULL;
     int rc = gpio_new(cfg, &g, err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0 || !g)
+        return rc < 0 ? rc : -EINVAL;
     g->ops = &rec_ops;
     g->clock = clock;
     g->clock_ctx = ctx;
@@ -460,8 +460,8 @@ int gpio_open(const struct gpio_cfg *cfg, struct gpio **out, struct sg_err *err)
 #if defined(SG_GPIOD_V1) || defined(SG_GPIOD_V2)
     struct gpio *g = NULL;
     int rc = gpio_new(cfg, &g, err);
-    if (rc < 0)
-        return rc;
+    if (rc < 0 || !g)
+        return rc < 0 ? rc : -EINVAL;
 #ifdef SG_GPIOD_V1
     g->ops = &v1_ops;
     rc = v1_open(g, err);
