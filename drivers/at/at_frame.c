@@ -106,7 +106,9 @@ size_t at_frame_push(struct at_frame *f, const uint8_t *buf, size_t len, struct 
                 return i + 1;
             continue;
         }
-        if (c < 0x20 && c != '\t')
+        /* Control bytes are noise here; 0xFE/0xFF never occur in UTF-8 and
+         * are what a glitching line idles as. */
+        if ((c < 0x20 && c != '\t') || c >= 0xfe)
             continue;
         if (c == '>' && f->len == 0) {
             f->pdu_next = false;

@@ -9,7 +9,8 @@
  * Line ends: CR, LF, CRLF, CR CR LF (SIM7600 URCs) all end a line; empty and
  * blank lines are skipped. Trailing spaces/tabs are trimmed. Control bytes
  * other than CR, LF and TAB (NUL, Ctrl-Z echoed after a payload, ESC, noise)
- * are dropped; bytes >= 0x80 are kept (verbose operator names may be UTF-8).
+ * are dropped, and so are 0xFE/0xFF (never in UTF-8, typical line noise);
+ * other bytes >= 0x80 are kept (verbose operator names may be UTF-8).
  *
  * Prompt: a '>' as the first byte of a line is the prompt, whatever follows:
  * "\r\n> " with no line end (27.005), ">\r\n" and "\r\n>\r\n" (SIMCom

@@ -482,13 +482,23 @@ static int reg_location(const struct at_fields *fs, size_t i, struct at_reg *out
             return -EINVAL;
         out->has_ci = true;
     }
+    /* AcT; a non-numeric one (Samsung S8500 " B") is ignored, not fatal. */
     if (fs->n > i + 2 && fs->f[i + 2].len > 0) {
         int act;
-        if (field_int(&fs->f[i + 2], &act) < 0)
-            return -EINVAL;
-        out->act = act;
+        if (field_int(&fs->f[i + 2], &act) == 0 && act >= 0)
+            out->act = act;
     }
     return 0;
+}
+
+/* In the read form field 2 is <stat>: a short unquoted decimal ("1",
+ * Iridium "001"). In the URC form it is <lac>: quoted, or 4+ hex digits
+ * (Sierra Mercury "+CREG: 1,0001,0010,0"), or empty (Novatel "+CREG: 2,,"). */
+static bool urc_like(const struct at_field *f)
+{
+    int v;
+
+    return f->quoted || f->len == 0 || f->len >= 4 || field_int(f, &v) < 0;
 }
 
 static int reg_parse(const char *line, const char *cmd, int form, struct at_reg *out)
@@ -511,8 +521,7 @@ static int reg_parse(const char *line, const char *cmd, int form, struct at_reg 
         return -EINVAL;
     if (form < 0) {
         /* auto: see at_parse_reg() */
-        form = (fs.n == 1 || fs.n == 3 || (fs.n >= 2 && (fs.f[1].quoted || fs.f[1].len == 0)))
-                   ? 1 : 0;
+        form = (fs.n == 1 || fs.n == 3 || urc_like(&fs.f[1])) ? 1 : 0;
     }
     if (form == 1) {
         out->urc = true;
