@@ -51,6 +51,10 @@ struct gpio_timing {
     unsigned status_on_ms;    /* max wait for STATUS to rise after on/reset */
     unsigned status_off_ms;   /* max wait for STATUS to fall after off; the
                                  fixed pause after off when there is no STATUS */
+    bool pwrkey_until_status; /* power-on: with STATUS wired, keep PWRKEY
+                                 down past pwrkey_on_ms until STATUS rises
+                                 (SIM800, M95 hardware designs); the whole
+                                 on-wait stays within status_on_ms */
 };
 
 struct gpio_cfg {

@@ -8,6 +8,8 @@ enum seq_op {
     OP_SET,              /* drive `role` to `level` */
     OP_HOLD,             /* keep everything as is for `field` ms */
     OP_WAIT_STATUS,      /* wait for STATUS == `level`, at most `field` ms */
+    OP_HOLD_FOR_STATUS,  /* pwrkey_until_status: wait for STATUS == `level`
+                            without failing; the release comes next */
 };
 
 enum seq_field { F_NONE, F_ON, F_OFF, F_RESET, F_STATUS_ON, F_STATUS_OFF, F_GAP };
@@ -26,6 +28,7 @@ static const struct gpio_seq_step seq_power_on[] = {
     {OP_SKIP_IF_STATUS, 0, true, F_NONE, END},
     {OP_SET, GPIO_PWRKEY, true, F_NONE, 0},
     {OP_HOLD, 0, false, F_ON, 0},
+    {OP_HOLD_FOR_STATUS, 0, true, F_STATUS_ON, 0},
     {OP_SET, GPIO_PWRKEY, false, F_NONE, 0},
     {OP_WAIT_STATUS, 0, true, F_STATUS_ON, 0},
 };
@@ -48,6 +51,7 @@ static const struct gpio_seq_step seq_power_cycle[] = {
     {OP_SKIP_IF_STATUS, 0, true, F_NONE, END},
     {OP_SET, GPIO_PWRKEY, true, F_NONE, 0},
     {OP_HOLD, 0, false, F_ON, 0},
+    {OP_HOLD_FOR_STATUS, 0, true, F_STATUS_ON, 0},
     {OP_SET, GPIO_PWRKEY, false, F_NONE, 0},
     {OP_WAIT_STATUS, 0, true, F_STATUS_ON, 0},
 };
@@ -66,29 +70,34 @@ struct vendor_timing {
     struct gpio_timing t;
 };
 
-/* Field order: pwrkey_on, pwrkey_off, reset, status_on, status_off (ms).
+/* Field order: pwrkey_on, pwrkey_off, reset, status_on, status_off (ms),
+ * pwrkey_until_status.
  * Waits are allowances counted from the release of the key, so they are
  * upper bounds, not expected times. */
 static const struct vendor_timing vendor_timings[] = {
-    /* SIM800 HD V1.09: key low ~1 s, STATUS high after >1.2 s; off needs
-     * 1.5-33 s of key (past 33 s it turns on again). RESET >105 ms is not
+    /* SIM800 HD V1.09: key low ~1 s, STATUS high after >1.2 s, "safest:
+     * hold PWRKEY until STATUS rises"; off needs 1.5-33 s of key (past
+     * 33 s it turns on again). RESET >105 ms is not
      * in REFERENCE (S8-HD), 150 ms leaves margin. */
-    {"sim800", {1100, 1500, 150, 2500, 6000}},
+    {"sim800", {1100, 1500, 150, 2500, 6000, true}},
     /* SIM7600 numbers are from SIMCom's hardware design, not REFERENCE:
      * on >=500 ms, off >=2.5 s, STATUS can take ~16 s / ~26 s. Verify. */
-    {"sim7600", {500, 2500, 2500, 16000, 26000}},
+    {"sim7600", {500, 2500, 2500, 16000, 26000, false}},
     /* EC25 (mbed-os): 600 ms on, RDY within 15 s; 750 ms off, up to 40 s
      * for STATUS low (a BSP); reset 460-500 ms. */
-    {"ec25", {600, 750, 480, 15000, 40000}},
-    /* EG25-G (Zephyr): 1500 ms on; ~30 s seen on a PinePhone. */
-    {"eg25", {1500, 750, 480, 30000, 40000}},
-    /* M95: hold >1 s without STATUS; off 0.6-1 s then 2-12 s to detach. */
-    {"m95", {1100, 800, 0, 2500, 12000}},
+    {"ec25", {600, 750, 480, 15000, 40000, false}},
+    /* EG25-G (Zephyr): 1500 ms on; ~30 s seen on a PinePhone. Quectel
+     * modules must not keep the key down until STATUS: a held key on a
+     * module that has come up reads as a power-off request. */
+    {"eg25", {1500, 750, 480, 30000, 40000, false}},
+    /* M95: release once STATUS is high, hold >1 s without STATUS; off
+     * 0.6-1 s then 2-12 s to detach. */
+    {"m95", {1100, 800, 0, 2500, 12000, true}},
     /* Huawei sticks are USB powered: no lines to drive. */
-    {"huawei", {0, 0, 0, 0, 0}},
+    {"huawei", {0, 0, 0, 0, 0, false}},
     /* Unknown module: pulses inside every window above that are safe for
      * the on/off toggling (1.5 s is both a SIM800 off and an EC25 on). */
-    {"generic", {1500, 1500, 500, 15000, 40000}},
+    {"generic", {1500, 1500, 500, 15000, 40000, false}},
 };
 
 const struct gpio_timing *gpio_seq_timing_for(const char *vendor)
@@ -199,6 +208,8 @@ static bool wait_status(struct gpio_seq *s, const struct gpio_seq_step *st, sg_m
     if (!s->entered) {
         s->entered = true;
         s->step_deadline = now + (sg_ms)field_ms(s, st->field);
+        if (st->field == F_STATUS_ON && s->status_deadline_set)
+            s->step_deadline = s->status_deadline;
         s->next_poll = now + GPIO_SEQ_POLL_MS;
     }
     if (!have_status) {
@@ -269,6 +280,26 @@ struct gpio_seq_act gpio_seq_step(struct gpio_seq *s, sg_ms now, int status)
             advance(s, s->pc + 1);
             break;
         case OP_WAIT_STATUS:
+            if (wait_status(s, st, now, status, &a))
+                return a;
+            advance(s, s->pc + 1);
+            break;
+        case OP_HOLD_FOR_STATUS:
+            if (!have_status || !s->t.pwrkey_until_status) {
+                advance(s, s->pc + 1);
+                break;
+            }
+            if (!s->entered) {
+                s->status_deadline = now + (sg_ms)field_ms(s, st->field);
+                s->status_deadline_set = true;
+            }
+            /* A read error or the timeout here must not fail with the key
+             * still held: move on to the release and let the STATUS wait
+             * that follows give the verdict. */
+            if (status < 0 || now >= s->status_deadline) {
+                advance(s, s->pc + 1);
+                break;
+            }
             if (wait_status(s, st, now, status, &a))
                 return a;
             advance(s, s->pc + 1);

@@ -20,7 +20,9 @@
  *
  * The steps are const tables (see gpio_seq.c):
  *   power on:    skip if STATUS already on; PWRKEY on; hold pwrkey_on_ms;
- *                PWRKEY off; wait STATUS on up to status_on_ms.
+ *                [pwrkey_until_status: keep holding until STATUS rises];
+ *                PWRKEY off; wait STATUS on. status_on_ms counts from the
+ *                end of the pwrkey_on_ms hold and covers both waits.
  *   power off:   skip if STATUS already off; PWRKEY on; hold pwrkey_off_ms;
  *                PWRKEY off; wait STATUS off up to status_off_ms.
  *   power cycle: power off, GPIO_SEQ_OFF_GAP_MS pause, power on (the skip
@@ -92,6 +94,8 @@ struct gpio_seq {
     bool entered;        /* current step's timing has started */
     sg_ms step_deadline; /* end of a hold / wait timeout */
     sg_ms next_poll;
+    sg_ms status_deadline;  /* shared by the hold-until-STATUS and the wait */
+    bool status_deadline_set;
     unsigned held;       /* outputs this sequence has asserted */
     enum gpio_seq_outcome outcome;   /* what the last check/wait found */
     bool finished;

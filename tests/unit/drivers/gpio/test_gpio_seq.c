@@ -60,25 +60,40 @@ struct seq_case {
 #define R GPIO_RESET
 
 static const struct seq_case cases[] = {
-    {"SIM800 power-on, STATUS rises 1.8 s after the key goes down", "sim800",
-     GPIO_SEQ_POWER_ON, true, false, true, false,
+    {"SIM800 power-on, STATUS rises 1.8 s after the key goes down: key held until then",
+     "sim800", GPIO_SEQ_POWER_ON, true, false, true, false,
      {{1800, true}}, 1,
-     {{P, true, 0}, {P, false, 1100}}, 2,
+     {{P, true, 0}, {P, false, 1800}}, 2,
      GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 1800},
     {"SIM800 power-on, STATUS rises off the poll grid (1830 ms): seen at next poll", "sim800",
      GPIO_SEQ_POWER_ON, true, false, true, false,
      {{1830, true}}, 1,
-     {{P, true, 0}, {P, false, 1100}}, 2,
+     {{P, true, 0}, {P, false, 1850}}, 2,
      GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 1850},
+    {"SIM800 power-on, STATUS up at 1.0 s: key still held the full 1100 ms", "sim800",
+     GPIO_SEQ_POWER_ON, true, false, true, false,
+     {{1000, true}}, 1,
+     {{P, true, 0}, {P, false, 1100}}, 2,
+     GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 1100},
+    {"M95 power-on: key released as soon as STATUS is high", "m95",
+     GPIO_SEQ_POWER_ON, true, false, true, false,
+     {{1400, true}}, 1,
+     {{P, true, 0}, {P, false, 1400}}, 2,
+     GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 1400},
+    {"M95 power-on without STATUS: plain 1100 ms pulse", "m95",
+     GPIO_SEQ_POWER_ON, true, false, false, false,
+     {{0, false}}, 0,
+     {{P, true, 0}, {P, false, 1100}}, 2,
+     GPIO_SEQ_DONE, GPIO_SEQ_UNCONFIRMED, 0, 1100},
     {"SIM800 power-on when already on: no pulse (it would switch it off)", "sim800",
      GPIO_SEQ_POWER_ON, true, false, true, false,
      {{0, true}}, 1,
      {{0, false, 0}}, 0,
      GPIO_SEQ_DONE, GPIO_SEQ_ALREADY, 0, 0},
-    {"SIM800 power-on, STATUS never rises: timeout 2.5 s after release", "sim800",
-     GPIO_SEQ_POWER_ON, true, false, true, false,
+    {"SIM800 power-on, STATUS never rises: key released, then timeout, 2.5 s after 1100 ms",
+     "sim800", GPIO_SEQ_POWER_ON, true, false, true, false,
      {{0, false}}, 1,
-     {{P, true, 0}, {P, false, 1100}}, 2,
+     {{P, true, 0}, {P, false, 3600}}, 2,
      GPIO_SEQ_FAILED, 0, -ETIMEDOUT, 3600},
     {"SIM800 power-off, NORMAL POWER DOWN then STATUS low at 3 s", "sim800",
      GPIO_SEQ_POWER_OFF, true, false, true, false,
@@ -98,7 +113,7 @@ static const struct seq_case cases[] = {
     {"SIM800 power cycle of a module that is already off: on half only", "sim800",
      GPIO_SEQ_POWER_CYCLE, true, false, true, false,
      {{0, false}, {2000, true}}, 2,
-     {{P, true, 0}, {P, false, 1100}}, 2,
+     {{P, true, 0}, {P, false, 2000}}, 2,
      GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 2000},
     {"EC25 power-on without STATUS: 600 ms pulse, RDY confirms later", "ec25",
      GPIO_SEQ_POWER_ON, true, true, false, false,
@@ -251,7 +266,7 @@ static void test_table(void **state)
 static void test_status_read_error_fails_without_holding_lines(void **state)
 {
     (void)state;
-    const struct gpio_timing *t = gpio_seq_timing_for("sim800");
+    const struct gpio_timing *t = gpio_seq_timing_for("ec25");
     struct gpio_seq seq;
     assert_int_equal(gpio_seq_start(&seq, GPIO_SEQ_POWER_ON, t, GPIO_PWRKEY | GPIO_STATUS, 0), 0);
     struct gpio_seq_act a = gpio_seq_step(&seq, 0, 0);
@@ -259,14 +274,35 @@ static void test_status_read_error_fails_without_holding_lines(void **state)
     assert_int_equal(gpio_seq_held(&seq), GPIO_PWRKEY);
     a = gpio_seq_step(&seq, 0, 0);
     assert_int_equal(a.type, GPIO_SEQ_WAIT);
-    assert_int_equal(a.deadline, 1100);
-    a = gpio_seq_step(&seq, 1100, 0);
+    assert_int_equal(a.deadline, 600);
+    a = gpio_seq_step(&seq, 600, 0);
     assert_int_equal(a.type, GPIO_SEQ_SET);
     assert_false(a.asserted);
     assert_int_equal(gpio_seq_held(&seq), 0);
-    a = gpio_seq_step(&seq, 1100, -EIO);
+    a = gpio_seq_step(&seq, 600, -EIO);
     assert_int_equal(a.type, GPIO_SEQ_FAILED);
     assert_int_equal(a.err, -EIO);
+}
+
+static void test_status_error_while_holding_key_releases_first(void **state)
+{
+    (void)state;
+    struct gpio_seq seq;
+    assert_int_equal(gpio_seq_start(&seq, GPIO_SEQ_POWER_ON, gpio_seq_timing_for("sim800"),
+                                    GPIO_PWRKEY | GPIO_STATUS, 0),
+                     0);
+    assert_int_equal(gpio_seq_step(&seq, 0, 0).type, GPIO_SEQ_SET);
+    assert_int_equal(gpio_seq_step(&seq, 0, 0).deadline, 1100);
+    struct gpio_seq_act a = gpio_seq_step(&seq, 1100, 0);
+    assert_int_equal(a.type, GPIO_SEQ_WAIT);   /* holding on for STATUS */
+    assert_int_equal(a.deadline, 1150);
+    a = gpio_seq_step(&seq, 1150, -EIO);
+    assert_int_equal(a.type, GPIO_SEQ_SET);   /* release before giving up */
+    assert_false(a.asserted);
+    a = gpio_seq_step(&seq, 1150, -EIO);
+    assert_int_equal(a.type, GPIO_SEQ_FAILED);
+    assert_int_equal(a.err, -EIO);
+    assert_int_equal(gpio_seq_held(&seq), 0);
 }
 
 static void test_abandoned_mid_pulse_reports_held_key(void **state)
@@ -337,6 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_status_read_error_fails_without_holding_lines),
+        cmocka_unit_test(test_status_error_while_holding_key_releases_first),
         cmocka_unit_test(test_abandoned_mid_pulse_reports_held_key),
         cmocka_unit_test(test_late_caller_still_releases),
         cmocka_unit_test(test_bad_start),
