@@ -19,9 +19,17 @@
  *
  * Unplug: serial_read/serial_write/serial_flush return SERIAL_GONE (-ENODEV)
  * when the device has gone (EIO/ENXIO/ENODEV, POLLHUP, EOF on a pty whose
- * master closed). The port then closes its fd (serial_fd returns -1) and
- * drops queued output; the owner removes the fd from its loop and calls
- * serial_reopen with back-off until it answers SERIAL_BACK.
+ * master closed). The port has then already closed its fd (serial_fd
+ * returns -1) and dropped queued output; the owner stops watching the old
+ * fd number at once (before opening anything else, e.g. uv_poll_stop) and
+ * calls serial_reopen with back-off until it answers SERIAL_BACK, then
+ * watches the new fd. The fd is closed at once rather than kept until the
+ * reopen because an open handle on an unplugged USB serial port keeps its
+ * minor number taken: the replugged modem would come back as ttyUSB3
+ * instead of ttyUSB2.
+ *
+ * A raw /dev/pts/N path is fragile across replug: the number can be taken
+ * by an unrelated pty. Use a link (`modemsim --link`) or by-id path.
  *
  * Output: serial_write never blocks. What the kernel does not take at once
  * is kept in a bounded output buffer (cfg.out_cap, default
