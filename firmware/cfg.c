@@ -16,7 +16,7 @@
 
 /* ------------------------------------------------------------------ schema */
 
-enum key_type { K_STR, K_INT, K_BOOL, K_GROUP, K_LIST };
+enum key_type { K_STR, K_INT, K_BOOL, K_GROUP, K_LIST, K_STRARR };
 
 struct key;
 /* Extra value check: returns NULL when fine, else a reason (static text or
@@ -27,7 +27,8 @@ struct key {
     const char *name;
     enum key_type type;
     bool required;
-    long min, max;              /* K_INT range, K_STR length range (max 0 = none) */
+    long min, max;              /* K_INT range, K_STR length range (max 0 = none),
+                                   K_STRARR element count range */
     const long *allowed;        /* K_INT: set of values, ended by 0 */
     const char *const *choices; /* K_STR: set of values, ended by NULL */
     key_check_fn check;
@@ -100,6 +101,88 @@ static const char *check_board_name(const config_setting_t *s, char *buf, size_t
     return check_id(s, buf, len);
 }
 
+static const char *check_digits(const config_setting_t *s, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    return all_digits(config_setting_get_string(s)) ? NULL : "must be digits only";
+}
+
+/* "+33", "+3361", "33": a leading '+' then digits. */
+static const char *check_prefixes(const config_setting_t *s, char *buf, size_t len)
+{
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const char *v = config_setting_get_string_elem(s, i);
+        const char *d = v[0] == '+' ? v + 1 : v;
+        if (!all_digits(d) || strlen(v) > 15) {
+            snprintf(buf, len, "entry \"%s\" is not a number prefix such as \"+33\"", v);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static const char *const recover_modes[] = {"retry", "unknown", NULL};
+
+static const struct key prio_ttl_keys[] = {
+    {.name = "otp", .type = K_INT, .min = 10, .max = 604800},
+    {.name = "urgent", .type = K_INT, .min = 10, .max = 604800},
+    {.name = "normal", .type = K_INT, .min = 10, .max = 604800},
+    {.name = "bulk", .type = K_INT, .min = 10, .max = 604800},
+    {0},
+};
+static const struct key prio_attempt_keys[] = {
+    {.name = "otp", .type = K_INT, .min = 1, .max = 100},
+    {.name = "urgent", .type = K_INT, .min = 1, .max = 100},
+    {.name = "normal", .type = K_INT, .min = 1, .max = 100},
+    {.name = "bulk", .type = K_INT, .min = 1, .max = 100},
+    {0},
+};
+static const struct key prio_recover_keys[] = {
+    {.name = "otp", .type = K_STR, .choices = recover_modes},
+    {.name = "urgent", .type = K_STR, .choices = recover_modes},
+    {.name = "normal", .type = K_STR, .choices = recover_modes},
+    {.name = "bulk", .type = K_STR, .choices = recover_modes},
+    {0},
+};
+static const struct key queue_keys[] = {
+    {.name = "ttl", .type = K_GROUP, .children = prio_ttl_keys},
+    {.name = "max_ttl", .type = K_INT, .min = 60, .max = 2592000},
+    {.name = "max_parts", .type = K_INT, .min = 1, .max = 16},
+    {.name = "attempts", .type = K_GROUP, .children = prio_attempt_keys},
+    {.name = "recover_sending", .type = K_GROUP, .children = prio_recover_keys},
+    {0},
+};
+static const struct key routing_keys[] = {
+    {.name = "sticky_window", .type = K_INT, .min = 0, .max = 2592000},
+    {.name = "breaker_threshold", .type = K_INT, .min = 1, .max = 1000},
+    {.name = "breaker_cooldown", .type = K_INT, .min = 1, .max = 86400},
+    {.name = "dlr_window", .type = K_INT, .min = 60, .max = 2592000},
+    {.name = "unknown_sims", .type = K_BOOL},
+    {0},
+};
+static const struct key inbound_keys[] = {
+    {.name = "reassembly_timeout", .type = K_INT, .min = 10, .max = 86400},
+    {0},
+};
+static const struct key retention_keys[] = {
+    {.name = "max_age_days", .type = K_INT, .min = 1, .max = 3650},
+    {0},
+};
+static const struct key sim_keys[] = {
+    {.name = "iccid", .type = K_STR, .required = true, .min = 18, .max = 22, .check = check_digits},
+    {.name = "label", .type = K_STR, .max = 63},
+    {.name = "msisdn", .type = K_STR, .max = 23},
+    {.name = "enabled", .type = K_BOOL},
+    {.name = "allow", .type = K_STRARR, .min = 0, .max = CFG_MAX_PREFIXES, .check = check_prefixes},
+    {.name = "deny", .type = K_STRARR, .min = 0, .max = CFG_MAX_PREFIXES, .check = check_prefixes},
+    {.name = "rate_per_min", .type = K_INT, .min = 0, .max = 6000},
+    {.name = "burst", .type = K_INT, .min = 0, .max = 6000},
+    {.name = "daily", .type = K_INT, .min = 0, .max = 10000000},
+    {.name = "monthly", .type = K_INT, .min = 0, .max = 100000000},
+    {0},
+};
+
 static const struct key gpio_keys[] = {
     {.name = "chip", .type = K_STR, .required = true, .min = 1, .max = 63},
     {.name = "pwrkey", .type = K_INT, .min = 0, .max = 1023},
@@ -154,6 +237,12 @@ static const struct key config_keys[] = {
     {.name = "modems", .type = K_LIST, .min = 1, .max = CFG_MAX_MODEMS,
      .children = config_slot_keys},
     {.name = "pins", .type = K_GROUP, .any_children = true, .children = pin_value},
+    {.name = "default_country_code", .type = K_STR, .min = 1, .max = 3, .check = check_digits},
+    {.name = "queue", .type = K_GROUP, .children = queue_keys},
+    {.name = "routing", .type = K_GROUP, .children = routing_keys},
+    {.name = "inbound", .type = K_GROUP, .children = inbound_keys},
+    {.name = "retention", .type = K_GROUP, .children = retention_keys},
+    {.name = "sims", .type = K_LIST, .min = 0, .max = CFG_MAX_SIMS, .children = sim_keys},
     {0},
 };
 
@@ -204,6 +293,8 @@ static const char *type_word(enum key_type t)
         return "a group { ... }";
     case K_LIST:
         return "a list ( ... )";
+    case K_STRARR:
+        return "an array of strings [ \"...\" ]";
     }
     return "?";
 }
@@ -222,6 +313,11 @@ static bool type_ok(const config_setting_t *s, enum key_type t)
         return ct == CONFIG_TYPE_GROUP;
     case K_LIST:
         return ct == CONFIG_TYPE_LIST;
+    case K_STRARR:
+        if (ct != CONFIG_TYPE_ARRAY)
+            return false;
+        return config_setting_length(s) == 0 ||
+               config_setting_type(config_setting_get_elem(s, 0)) == CONFIG_TYPE_STRING;
     }
     return false;
 }
@@ -278,6 +374,13 @@ static int check_value(const struct ctx *c, const config_setting_t *s, const str
     }
     case K_BOOL:
         break;
+    case K_STRARR: {
+        int n = config_setting_length(s);
+        if (n > k->max)
+            return fail_at(c, s, "%s lists %d entries; at most %ld are supported", name, n,
+                           k->max);
+        break;
+    }
     case K_GROUP:
         if (k->any_children) {
             for (int i = 0; i < config_setting_length(s); i++) {
@@ -383,6 +486,63 @@ static bool get_bool(const config_setting_t *g, const char *name, bool dflt)
     return dflt;
 }
 
+static const char *const prio_names[CFG_PRIO_COUNT] = {"otp", "urgent", "normal", "bulk"};
+
+static void extract_engine(const config_setting_t *root, struct sg_config *cfg)
+{
+    static const int ttl_default[CFG_PRIO_COUNT] = {300, 3600, 86400, 86400};
+    static const int attempts_default[CFG_PRIO_COUNT] = {5, 5, 4, 3};
+    static const bool recover_default[CFG_PRIO_COUNT] = {true, true, false, false};
+    const config_setting_t *q = config_setting_get_member(root, "queue");
+    const config_setting_t *ttl = q ? config_setting_get_member(q, "ttl") : NULL;
+    const config_setting_t *att = q ? config_setting_get_member(q, "attempts") : NULL;
+    const config_setting_t *rec = q ? config_setting_get_member(q, "recover_sending") : NULL;
+    for (int p = 0; p < CFG_PRIO_COUNT; p++) {
+        cfg->queue.ttl_s[p] = get_int(ttl, prio_names[p], ttl_default[p]);
+        cfg->queue.attempts[p] = get_int(att, prio_names[p], attempts_default[p]);
+        char mode[16];
+        copy_str(mode, sizeof(mode), rec, prio_names[p], recover_default[p] ? "retry" : "unknown");
+        cfg->queue.recover_retry[p] = strcmp(mode, "retry") == 0;
+    }
+    cfg->queue.max_ttl_s = get_int(q, "max_ttl", 7 * 86400);
+    cfg->queue.max_parts = get_int(q, "max_parts", 10);
+    const config_setting_t *r = config_setting_get_member(root, "routing");
+    cfg->routing.sticky_window_s = get_int(r, "sticky_window", 86400);
+    cfg->routing.breaker_threshold = get_int(r, "breaker_threshold", 5);
+    cfg->routing.breaker_cooldown_s = get_int(r, "breaker_cooldown", 60);
+    cfg->routing.dlr_window_s = get_int(r, "dlr_window", 3 * 86400);
+    cfg->routing.unknown_sims = get_bool(r, "unknown_sims", true);
+    cfg->reassembly_timeout_s =
+        get_int(config_setting_get_member(root, "inbound"), "reassembly_timeout", 600);
+    cfg->retention_days = get_int(config_setting_get_member(root, "retention"), "max_age_days", 30);
+    copy_str(cfg->default_cc, sizeof(cfg->default_cc), root, "default_country_code", "");
+
+    const config_setting_t *sims = config_setting_get_member(root, "sims");
+    cfg->nsims = sims ? (size_t)config_setting_length(sims) : 0;
+    for (size_t i = 0; i < cfg->nsims; i++) {
+        const config_setting_t *e = config_setting_get_elem(sims, (unsigned)i);
+        struct cfg_sim *sm = &cfg->sims[i];
+        copy_str(sm->iccid, sizeof(sm->iccid), e, "iccid", "");
+        copy_str(sm->label, sizeof(sm->label), e, "label", "");
+        copy_str(sm->msisdn, sizeof(sm->msisdn), e, "msisdn", "");
+        sm->enabled = get_bool(e, "enabled", true);
+        sm->rate_per_min = (unsigned)get_int(e, "rate_per_min", 0);
+        sm->burst = (unsigned)get_int(e, "burst", 0);
+        sm->daily = (unsigned)get_int(e, "daily", 0);
+        sm->monthly = (unsigned)get_int(e, "monthly", 0);
+        const config_setting_t *a = config_setting_get_member(e, "allow");
+        const config_setting_t *d = config_setting_get_member(e, "deny");
+        sm->n_allow = a ? (size_t)config_setting_length(a) : 0;
+        sm->n_deny = d ? (size_t)config_setting_length(d) : 0;
+        for (size_t k = 0; k < sm->n_allow; k++)
+            snprintf(sm->allow[k], sizeof(sm->allow[k]), "%s",
+                     config_setting_get_string_elem(a, (int)k));
+        for (size_t k = 0; k < sm->n_deny; k++)
+            snprintf(sm->deny[k], sizeof(sm->deny[k]), "%s",
+                     config_setting_get_string_elem(d, (int)k));
+    }
+}
+
 static void extract_slot(const config_setting_t *s, struct cfg_modem *m)
 {
     memset(m, 0, sizeof(*m));
@@ -408,24 +568,33 @@ static void extract_slot(const config_setting_t *s, struct cfg_modem *m)
     m->gpio.status_wait_ms = get_int(g, "status_wait_ms", 5000);
 }
 
-/* Duplicate ids would make logs and the API ambiguous. */
-static int check_unique_ids(const struct ctx *c, const config_setting_t *list)
+/* Duplicate ids (or ICCIDs) would make logs, routing and the API ambiguous. */
+static int check_unique(const struct ctx *c, const config_setting_t *list, const char *key,
+                        const char *listname)
 {
+    if (!list)
+        return 0;
     int n = config_setting_length(list);
     for (int i = 0; i < n; i++) {
         const char *a = NULL;
         config_setting_t *ei = config_setting_get_elem(list, (unsigned)i);
-        config_setting_lookup_string(ei, "id", &a);
+        config_setting_lookup_string(ei, key, &a);
         for (int j = 0; j < i; j++) {
             const char *b = NULL;
             config_setting_t *ej = config_setting_get_elem(list, (unsigned)j);
-            config_setting_lookup_string(ej, "id", &b);
+            config_setting_lookup_string(ej, key, &b);
             if (a && b && strcmp(a, b) == 0)
-                return fail_at(c, config_setting_get_member(ei, "id"),
-                               "modems[%d].id \"%s\" is already used by modems[%d]", i, a, j);
+                return fail_at(c, config_setting_get_member(ei, key),
+                               "%s[%d].%s \"%s\" is already used by %s[%d]", listname, i, key, a,
+                               listname, j);
         }
     }
     return 0;
+}
+
+static int check_unique_ids(const struct ctx *c, const config_setting_t *list)
+{
+    return check_unique(c, list, "id", "modems");
 }
 
 static int read_file(config_t *lc, const char *path, struct sg_err *err)
@@ -568,6 +737,8 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
     config_setting_t *board = config_setting_get_member(root, "board");
     if (!rc && modems)
         rc = check_unique_ids(&c, modems);
+    if (!rc)
+        rc = check_unique(&c, config_setting_get_member(root, "sims"), "iccid", "sims");
     if (!rc) {
         snprintf(cfg->path, sizeof(cfg->path), "%s", path);
         copy_str(cfg->state_dir, sizeof(cfg->state_dir), root, "state_dir", DEFAULT_STATE_DIR);
@@ -580,6 +751,7 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
         char mode[8];
         copy_str(mode, sizeof(mode), api, "socket_mode", "0660");
         cfg->api.socket_mode = (int)strtol(mode, NULL, 8);
+        extract_engine(root, cfg);
         apply_overrides(cfg, ov);
         if (modems) {
             cfg->nmodems = (size_t)config_setting_length(modems);

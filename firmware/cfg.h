@@ -57,6 +57,42 @@ struct cfg_api {
     int socket_mode;        /* octal permissions, default 0660 */
 };
 
+#define CFG_MAX_SIMS 32
+#define CFG_MAX_PREFIXES 16
+
+/* One SIM of the pool, matched by ICCID when a modem reports it. */
+struct cfg_sim {
+    char iccid[24];
+    char label[64];
+    char msisdn[24];
+    bool enabled;
+    unsigned rate_per_min;        /* parts per minute, 0 = no limit */
+    unsigned burst;               /* 0 = rate_per_min */
+    unsigned daily;               /* parts per UTC day, 0 = no limit */
+    unsigned monthly;             /* parts per UTC month, 0 = no limit */
+    size_t n_allow, n_deny;
+    char allow[CFG_MAX_PREFIXES][16];   /* destination prefixes, "+33" */
+    char deny[CFG_MAX_PREFIXES][16];
+};
+
+enum { CFG_PRIO_OTP, CFG_PRIO_URGENT, CFG_PRIO_NORMAL, CFG_PRIO_BULK, CFG_PRIO_COUNT };
+
+struct cfg_queue {
+    int ttl_s[CFG_PRIO_COUNT];          /* default TTL per priority, seconds */
+    int max_ttl_s;
+    int max_parts;
+    int attempts[CFG_PRIO_COUNT];       /* attempts per priority, first send included */
+    bool recover_retry[CFG_PRIO_COUNT]; /* `sending` at start: retry (true) or unknown */
+};
+
+struct cfg_routing {
+    int sticky_window_s;                /* 0 = no sticky sender */
+    int breaker_threshold;
+    int breaker_cooldown_s;
+    int dlr_window_s;
+    bool unknown_sims;                  /* SIMs not in `sims` may send */
+};
+
 struct sg_config {
     char path[CFG_PATH_MAX];        /* the file this came from */
     char state_dir[CFG_PATH_MAX];
@@ -65,7 +101,14 @@ struct sg_config {
     char board_name[128];           /* the board's human name */
     char boards_dir[CFG_PATH_MAX];
     char log_level[16];
+    char default_cc[4];             /* country code for national numbers, "" none */
     struct cfg_api api;
+    struct cfg_queue queue;
+    struct cfg_routing routing;
+    int reassembly_timeout_s;       /* inbound multipart */
+    int retention_days;             /* final messages and events kept this long */
+    size_t nsims;
+    struct cfg_sim sims[CFG_MAX_SIMS];
     size_t nmodems;
     struct cfg_modem modems[CFG_MAX_MODEMS];
 };

@@ -150,6 +150,19 @@ static const struct bad_case bad_cases[] = {
      "D/simgated.conf:3: pins.m9 names no modem slot"},
     {"socket mode as a number", "api = { socket_mode = 660; };\n" MODEM, NULL,
      "D/simgated.conf:2: api.socket_mode must be a string"},
+    {"ICCID with a letter", MODEM "sims = ( { iccid = \"89330123456789012X\"; } );\n", NULL,
+     "D/simgated.conf:3: sims[0].iccid must be digits only"},
+    {"prefix that is not a number", MODEM "sims = ( { iccid = \"8933012345678901234\";\n  allow = [ \"+33\", \"FR\" ]; } );\n",
+     NULL, "D/simgated.conf:4: sims[0].allow entry \"FR\" is not a number prefix such as \"+33\""},
+    {"prefixes given as numbers", MODEM "sims = ( { iccid = \"8933012345678901234\"; deny = [ 3389 ]; } );\n",
+     NULL, "D/simgated.conf:3: sims[0].deny must be an array of strings [ \"...\" ]"},
+    {"one SIM listed twice",
+     MODEM "sims = (\n { iccid = \"8933012345678901234\"; },\n { iccid = \"8933012345678901234\"; }\n);\n",
+     NULL, "D/simgated.conf:5: sims[1].iccid \"8933012345678901234\" is already used by sims[0]"},
+    {"OTP TTL in minutes by mistake", MODEM "queue = { ttl = { otp = 5; }; };\n", NULL,
+     "D/simgated.conf:3: queue.ttl.otp is 5; must be between 10 and 604800"},
+    {"recovery rule misspelt", MODEM "queue = { recover_sending = { bulk = \"retry-later\"; }; };\n",
+     NULL, "D/simgated.conf:3: queue.recover_sending.bulk is \"retry-later\"; must be one of retry, unknown"},
     {"too many modems",
      "modems = ("
      "{id=\"a\";port=\"/p\";},{id=\"b\";port=\"/p\";},{id=\"c\";port=\"/p\";},{id=\"d\";port=\"/p\";},"
@@ -199,6 +212,38 @@ static void test_minimal_modems_config(void **state)
     assert_int_equal(cfg->modems[0].baud, 115200);
     assert_false(cfg->modems[0].gpio.present);
     assert_string_equal(cfg->log_level, "info");
+    /* Engine defaults an operator gets without writing them. */
+    assert_int_equal(cfg->queue.ttl_s[CFG_PRIO_OTP], 300);
+    assert_int_equal(cfg->queue.attempts[CFG_PRIO_BULK], 3);
+    assert_true(cfg->queue.recover_retry[CFG_PRIO_OTP]);
+    assert_false(cfg->queue.recover_retry[CFG_PRIO_BULK]);
+    assert_int_equal(cfg->queue.max_parts, 10);
+    assert_true(cfg->routing.unknown_sims);
+    assert_int_equal(cfg->nsims, 0);
+    cfg_free(cfg);
+}
+
+static void test_sim_pool(void **state)
+{
+    struct fixture *fx = *state;
+    char msg[SG_ERR_MSG_MAX];
+    struct sg_config *cfg = NULL;
+    int rc = load(fx,
+                  MODEM "default_country_code = \"33\";\n"
+                        "sims = ( { iccid = \"8933012345678901234\"; label = \"Orange 1\"; "
+                        "allow = [\"+33\"]; deny = [\"+3389\", \"+33899\"]; rate_per_min = 10; "
+                        "daily = 500; enabled = false; } );\n",
+                  NULL, msg, sizeof(msg), &cfg);
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg->default_cc, "33");
+    assert_int_equal(cfg->nsims, 1);
+    assert_string_equal(cfg->sims[0].label, "Orange 1");
+    assert_false(cfg->sims[0].enabled);
+    assert_int_equal(cfg->sims[0].n_allow, 1);
+    assert_int_equal(cfg->sims[0].n_deny, 2);
+    assert_string_equal(cfg->sims[0].deny[1], "+33899");
+    assert_int_equal(cfg->sims[0].rate_per_min, 10);
+    assert_int_equal(cfg->sims[0].daily, 500);
     cfg_free(cfg);
 }
 
@@ -290,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_minimal_modems_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_board_with_pins_and_gpio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modems_override_board, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overrides_win, setup, teardown),
         cmocka_unit_test(test_unreadable_file),
