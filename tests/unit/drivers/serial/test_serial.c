@@ -396,6 +396,62 @@ static void test_backpressure(void **state)
     pty_free(&p);
 }
 
+static void test_unplug_with_output_queued(void **state)
+{
+    (void)state;
+    struct pty p;
+    pty_new(&p);
+    struct serial *s = NULL;
+    struct sg_err err;
+    struct serial_cfg cfg = {.path = p.slave, .out_cap = 4096};
+    assert_int_equal(serial_open(&cfg, &s, &err), 0);
+    char chunk[512];
+    memset(chunk, 'A', sizeof(chunk));
+    for (int i = 0; i < 4096 && !serial_want_write(s); i++)
+        assert_int_equal(serial_write(s, chunk, sizeof(chunk), &err), 0);
+    assert_true(serial_want_write(s));
+    pty_unplug(&p);
+    assert_int_equal(serial_flush(s, &err), SERIAL_GONE);
+    assert_int_equal(serial_pending(s), 0);
+    assert_false(serial_want_write(s));
+    serial_close(s);
+    pty_free(&p);
+}
+
+/* A by-id link that now points at something that is not a modem port: a
+ * configuration problem, reported as an error rather than "absent". */
+static void test_reopen_hard_error(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sg-serial-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char link[PATH_MAX], file[PATH_MAX], tmp[PATH_MAX];
+    snprintf(link, sizeof(link), "%s/modem0", dir);
+    snprintf(file, sizeof(file), "%s/plain-file", dir);
+    snprintf(tmp, sizeof(tmp), "%s/modem0.new", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    struct pty p;
+    pty_new(&p);
+    assert_int_equal(symlink(p.slave, link), 0);
+    struct serial *s = NULL;
+    struct sg_err err;
+    struct serial_cfg cfg = {.path = link};
+    assert_int_equal(serial_open(&cfg, &s, &err), 0);
+    assert_int_equal(symlink(file, tmp), 0);
+    assert_int_equal(rename(tmp, link), 0);
+    assert_int_equal(serial_reopen(s, &err), -ENOTTY);
+    assert_non_null(strstr(err.msg, "not a terminal"));
+    assert_true(serial_is_gone(s));
+    assert_int_equal(serial_fd(s), -1);
+    serial_close(s);
+    pty_free(&p);
+    unlink(link);
+    unlink(file);
+    rmdir(dir);
+}
+
 static void test_discard(void **state)
 {
     (void)state;
@@ -449,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_link_repointed_reopens),
         cmocka_unit_test(test_bad_paths),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_unplug_with_output_queued),
+        cmocka_unit_test(test_reopen_hard_error),
         cmocka_unit_test(test_discard),
         cmocka_unit_test(test_real_device),
     };
