@@ -25,7 +25,7 @@ struct gpio;
 struct gpio_ops {
     const char *name;
     int (*set)(struct gpio *g, int line, bool asserted);
-    int (*get)(struct gpio *g, int line);   /* 1/0/-errno */
+    int (*get)(struct gpio *g, int line); /* 1/0/-errno */
     void (*close)(struct gpio *g);
 };
 
@@ -177,7 +177,7 @@ static int rec_set(struct gpio *g, int line, bool asserted)
 
 static int rec_get(struct gpio *g, int line)
 {
-    (void)line;   /* only STATUS is an input */
+    (void)line; /* only STATUS is an input */
     sg_ms now = g->clock(g->clock_ctx);
     bool level = false;
     sg_ms best = 0;
@@ -294,8 +294,8 @@ static int v1_open(struct gpio *g, struct sg_err *err)
             continue;
         unsigned off = (unsigned)g->line[i].offset;
         if (off >= nlines)
-            return sg_errf(err, -EINVAL, "gpio %s: %s line %u out of range (chip has %u)",
-                           g->chip, role_name[i], off, nlines);
+            return sg_errf(err, -EINVAL, "gpio %s: %s line %u out of range (chip has %u)", g->chip,
+                           role_name[i], off, nlines);
         struct gpiod_line *l = gpiod_chip_get_line(g->v1_chip, off);
         if (!l) {
             int e = errno ? errno : EIO;
@@ -307,8 +307,8 @@ static int v1_open(struct gpio *g, struct sg_err *err)
                                : gpiod_line_request_output_flags(l, GPIO_CONSUMER, flags, 0);
         if (rc < 0) {
             int e = errno ? errno : EIO;
-            return sg_errf(err, -e, "gpio %s: request %s line %u: %s", g->chip, role_name[i],
-                           off, strerror(e));
+            return sg_errf(err, -e, "gpio %s: request %s line %u: %s", g->chip, role_name[i], off,
+                           strerror(e));
         }
         g->v1_line[i] = l;
     }
@@ -330,8 +330,8 @@ static int v2_set(struct gpio *g, int line, bool asserted)
 
 static int v2_get(struct gpio *g, int line)
 {
-    enum gpiod_line_value v = gpiod_line_request_get_value(g->v2_req,
-                                                           (unsigned)g->line[line].offset);
+    enum gpiod_line_value v =
+        gpiod_line_request_get_value(g->v2_req, (unsigned)g->line[line].offset);
     if (v == GPIOD_LINE_VALUE_ERROR)
         return errno ? -errno : -EIO;
     return v == GPIOD_LINE_VALUE_ACTIVE ? 1 : 0;
@@ -418,8 +418,8 @@ static int v2_open(struct gpio *g, struct sg_err *err)
             continue;
         unsigned off = (unsigned)g->line[i].offset;
         if (off >= nlines) {
-            rc = sg_errf(err, -EINVAL, "gpio %s: %s line %u out of range (chip has %zu)",
-                         g->chip, role_name[i], off, nlines);
+            rc = sg_errf(err, -EINVAL, "gpio %s: %s line %u out of range (chip has %zu)", g->chip,
+                         role_name[i], off, nlines);
             goto out;
         }
         gpiod_line_settings_reset(ls);
@@ -470,7 +470,7 @@ int gpio_open(const struct gpio_cfg *cfg, struct gpio **out, struct sg_err *err)
     rc = v2_open(g, err);
 #endif
     if (rc < 0) {
-        g->ops->close(g);   /* not gpio_close: nothing was driven yet */
+        g->ops->close(g); /* not gpio_close: nothing was driven yet */
         free(g);
         return rc;
     }

@@ -32,15 +32,15 @@
 
 /* Line roles; bit flags so gpio_set can drive several at once. */
 enum gpio_role {
-    GPIO_PWRKEY = 1u << 0,   /* output: power key */
-    GPIO_RESET = 1u << 1,    /* output: reset */
-    GPIO_STATUS = 1u << 2,   /* input: module on */
+    GPIO_PWRKEY = 1u << 0, /* output: power key */
+    GPIO_RESET = 1u << 1,  /* output: reset */
+    GPIO_STATUS = 1u << 2, /* input: module on */
 };
 #define GPIO_OUTPUTS (GPIO_PWRKEY | GPIO_RESET)
 
 struct gpio_line_cfg {
-    int offset;        /* line offset on the chip; -1 = not wired */
-    bool active_low;   /* asserted = physical low */
+    int offset;      /* line offset on the chip; -1 = not wired */
+    bool active_low; /* asserted = physical low */
 };
 
 /* Pulse and wait lengths in ms; see gpio_seq.h for vendor defaults. */
@@ -58,16 +58,16 @@ struct gpio_timing {
 };
 
 struct gpio_cfg {
-    const char *chip;   /* "gpiochip0", "/dev/gpiochip0", a chip label or
-                           number; NULL allowed for the recording backend */
+    const char *chip; /* "gpiochip0", "/dev/gpiochip0", a chip label or
+                         number; NULL allowed for the recording backend */
     struct gpio_line_cfg pwrkey, reset, status;
-    struct gpio_timing timing;   /* carried for the sequencer; unused here */
+    struct gpio_timing timing; /* carried for the sequencer; unused here */
 };
 
 /* Sets every line to "not wired" and zero timings. */
 void gpio_cfg_init(struct gpio_cfg *cfg);
 
-struct gpio;   /* opaque */
+struct gpio; /* opaque */
 
 /* Opens the chip with the compiled-in libgpiod and requests the wired
  * lines. -ENOTSUP when built without libgpiod, -ENOENT chip not found,
@@ -103,14 +103,14 @@ const char *gpio_role_name(unsigned role);
 
 /* ---- recording backend only ---- */
 
-#define GPIO_TRACE_MAX 256
+#define GPIO_TRACE_MAX  256
 #define GPIO_SCRIPT_MAX 32
 
 struct gpio_trace_entry {
-    unsigned role;       /* one GPIO_* bit */
-    bool asserted;       /* logical level */
-    int level;           /* physical level (0/1) after polarity */
-    sg_ms at;            /* clock(ctx) when set */
+    unsigned role; /* one GPIO_* bit */
+    bool asserted; /* logical level */
+    int level;     /* physical level (0/1) after polarity */
+    sg_ms at;      /* clock(ctx) when set */
 };
 
 /* The trace so far; owned by g, valid until the next gpio_set/clear/close.

@@ -4,12 +4,12 @@
 #include <string.h>
 
 enum seq_op {
-    OP_SKIP_IF_STATUS,   /* STATUS already at `level`: jump to `jump` */
-    OP_SET,              /* drive `role` to `level` */
-    OP_HOLD,             /* keep everything as is for `field` ms */
-    OP_WAIT_STATUS,      /* wait for STATUS == `level`, at most `field` ms */
-    OP_HOLD_FOR_STATUS,  /* pwrkey_until_status: wait for STATUS == `level`
-                            without failing; the release comes next */
+    OP_SKIP_IF_STATUS,  /* STATUS already at `level`: jump to `jump` */
+    OP_SET,             /* drive `role` to `level` */
+    OP_HOLD,            /* keep everything as is for `field` ms */
+    OP_WAIT_STATUS,     /* wait for STATUS == `level`, at most `field` ms */
+    OP_HOLD_FOR_STATUS, /* pwrkey_until_status: wait for STATUS == `level`
+                           without failing; the release comes next */
 };
 
 enum seq_field { F_NONE, F_ON, F_OFF, F_RESET, F_STATUS_ON, F_STATUS_OFF, F_GAP };
@@ -19,7 +19,7 @@ struct gpio_seq_step {
     unsigned role;
     bool level;
     enum seq_field field;
-    unsigned char jump;   /* OP_SKIP_IF_STATUS target index; 0xff = end */
+    unsigned char jump; /* OP_SKIP_IF_STATUS target index; 0xff = end */
 };
 
 #define END 0xff
@@ -113,10 +113,14 @@ const struct gpio_timing *gpio_seq_timing_for(const char *vendor)
 const char *gpio_seq_kind_name(enum gpio_seq_kind kind)
 {
     switch (kind) {
-    case GPIO_SEQ_POWER_ON: return "power-on";
-    case GPIO_SEQ_POWER_OFF: return "power-off";
-    case GPIO_SEQ_POWER_CYCLE: return "power-cycle";
-    case GPIO_SEQ_RESET: return "reset";
+    case GPIO_SEQ_POWER_ON:
+        return "power-on";
+    case GPIO_SEQ_POWER_OFF:
+        return "power-off";
+    case GPIO_SEQ_POWER_CYCLE:
+        return "power-cycle";
+    case GPIO_SEQ_RESET:
+        return "reset";
     }
     return "?";
 }
@@ -124,13 +128,20 @@ const char *gpio_seq_kind_name(enum gpio_seq_kind kind)
 static unsigned field_ms(const struct gpio_seq *s, enum seq_field f)
 {
     switch (f) {
-    case F_ON: return s->t.pwrkey_on_ms;
-    case F_OFF: return s->t.pwrkey_off_ms;
-    case F_RESET: return s->t.reset_ms;
-    case F_STATUS_ON: return s->t.status_on_ms;
-    case F_STATUS_OFF: return s->t.status_off_ms;
-    case F_GAP: return GPIO_SEQ_OFF_GAP_MS;
-    case F_NONE: break;
+    case F_ON:
+        return s->t.pwrkey_on_ms;
+    case F_OFF:
+        return s->t.pwrkey_off_ms;
+    case F_RESET:
+        return s->t.reset_ms;
+    case F_STATUS_ON:
+        return s->t.status_on_ms;
+    case F_STATUS_OFF:
+        return s->t.status_off_ms;
+    case F_GAP:
+        return GPIO_SEQ_OFF_GAP_MS;
+    case F_NONE:
+        break;
     }
     return 0;
 }
@@ -152,7 +163,7 @@ static void advance(struct gpio_seq *s, size_t to)
 int gpio_seq_start(struct gpio_seq *s, enum gpio_seq_kind kind, const struct gpio_timing *t,
                    unsigned wired, sg_ms now)
 {
-    (void)now;   /* steps time themselves from the first gpio_seq_step */
+    (void)now; /* steps time themselves from the first gpio_seq_step */
     memset(s, 0, sizeof(*s));
     unsigned need = 0;
     switch (kind) {
@@ -268,8 +279,8 @@ struct gpio_seq_act gpio_seq_step(struct gpio_seq *s, sg_ms now, int status)
             else
                 s->held &= ~st->role;
             advance(s, s->pc + 1);
-            return (struct gpio_seq_act){.type = GPIO_SEQ_SET, .role = st->role,
-                                         .asserted = st->level};
+            return (struct gpio_seq_act){
+                .type = GPIO_SEQ_SET, .role = st->role, .asserted = st->level};
         case OP_HOLD:
             if (!s->entered) {
                 s->entered = true;

@@ -44,8 +44,8 @@
 #include "drivers/base/sg_clock.h"
 #include "drivers/gpio/gpio.h"
 
-#define GPIO_SEQ_POLL_MS 50       /* STATUS poll period while waiting */
-#define GPIO_SEQ_OFF_GAP_MS 1000  /* pause between off and on in a cycle */
+#define GPIO_SEQ_POLL_MS    50   /* STATUS poll period while waiting */
+#define GPIO_SEQ_OFF_GAP_MS 1000 /* pause between off and on in a cycle */
 
 enum gpio_seq_kind {
     GPIO_SEQ_POWER_ON,
@@ -55,27 +55,27 @@ enum gpio_seq_kind {
 };
 
 enum gpio_seq_act_type {
-    GPIO_SEQ_SET,      /* drive `role` to `asserted` now, then step again */
-    GPIO_SEQ_WAIT,     /* step again at `deadline` (or earlier) */
-    GPIO_SEQ_DONE,     /* finished; see `outcome` */
-    GPIO_SEQ_FAILED,   /* gave up; `err` says why, every line is released */
+    GPIO_SEQ_SET,    /* drive `role` to `asserted` now, then step again */
+    GPIO_SEQ_WAIT,   /* step again at `deadline` (or earlier) */
+    GPIO_SEQ_DONE,   /* finished; see `outcome` */
+    GPIO_SEQ_FAILED, /* gave up; `err` says why, every line is released */
 };
 
 enum gpio_seq_outcome {
-    GPIO_SEQ_CONFIRMED = 1,     /* STATUS reached the wanted level */
-    GPIO_SEQ_UNCONFIRMED = 2,   /* no STATUS line: pulses done, confirm by AT */
-    GPIO_SEQ_ALREADY = 3,       /* STATUS was already at the wanted level */
+    GPIO_SEQ_CONFIRMED = 1,   /* STATUS reached the wanted level */
+    GPIO_SEQ_UNCONFIRMED = 2, /* no STATUS line: pulses done, confirm by AT */
+    GPIO_SEQ_ALREADY = 3,     /* STATUS was already at the wanted level */
 };
 
 struct gpio_seq_act {
     enum gpio_seq_act_type type;
-    unsigned role;                  /* SET: one GPIO_* output bit */
-    bool asserted;                  /* SET */
-    sg_ms deadline;                 /* WAIT */
-    enum gpio_seq_outcome outcome;  /* DONE */
-    int err;                        /* FAILED: -ETIMEDOUT (STATUS never came),
-                                       -ENOTSUP (line not wired), -EIO..
-                                       (STATUS read error), -EINVAL */
+    unsigned role;                 /* SET: one GPIO_* output bit */
+    bool asserted;                 /* SET */
+    sg_ms deadline;                /* WAIT */
+    enum gpio_seq_outcome outcome; /* DONE */
+    int err;                       /* FAILED: -ETIMEDOUT (STATUS never came),
+                                      -ENOTSUP (line not wired), -EIO..
+                                      (STATUS read error), -EINVAL */
 };
 
 /* Per-vendor defaults (REFERENCE §1.1). Names: "sim800", "sim7600",
@@ -94,10 +94,10 @@ struct gpio_seq {
     bool entered;        /* current step's timing has started */
     sg_ms step_deadline; /* end of a hold / wait timeout */
     sg_ms next_poll;
-    sg_ms status_deadline;  /* shared by the hold-until-STATUS and the wait */
+    sg_ms status_deadline; /* shared by the hold-until-STATUS and the wait */
     bool status_deadline_set;
-    unsigned held;       /* outputs this sequence has asserted */
-    enum gpio_seq_outcome outcome;   /* what the last check/wait found */
+    unsigned held;                 /* outputs this sequence has asserted */
+    enum gpio_seq_outcome outcome; /* what the last check/wait found */
     bool finished;
     struct gpio_seq_act last;
 };

@@ -13,14 +13,14 @@
 #include <libserialport.h>
 
 struct serial {
-    char *path;                 /* as configured */
-    char device[PATH_MAX];      /* resolved target of the last open, "" while gone */
+    char *path;            /* as configured */
+    char device[PATH_MAX]; /* resolved target of the last open, "" while gone */
     int baud;
     bool rtscts;
-    struct sp_port *sp;         /* NULL on the termios path or while gone */
-    int fd;                     /* -1 while gone */
+    struct sp_port *sp; /* NULL on the termios path or while gone */
+    int fd;             /* -1 while gone */
     bool gone;
-    uint8_t *out;               /* pending output: out[out_off .. out_off+out_len) */
+    uint8_t *out; /* pending output: out[out_off .. out_off+out_len) */
     size_t out_cap, out_off, out_len;
 };
 
@@ -228,8 +228,8 @@ int serial_open(const struct serial_cfg *cfg, struct serial **out, struct sg_err
         return sg_errf(err, -EINVAL, "serial %s: unsupported baud rate %d", cfg->path, baud);
     size_t cap = cfg->out_cap ? cfg->out_cap : SERIAL_OUT_CAP_DEFAULT;
     if (cap > SERIAL_OUT_CAP_MAX)
-        return sg_errf(err, -EINVAL, "serial %s: output buffer %zu over the %u cap", cfg->path,
-                       cap, SERIAL_OUT_CAP_MAX);
+        return sg_errf(err, -EINVAL, "serial %s: output buffer %zu over the %u cap", cfg->path, cap,
+                       SERIAL_OUT_CAP_MAX);
     struct serial *s = calloc(1, sizeof(*s));
     if (s) {
         s->path = strdup(cfg->path);
@@ -378,8 +378,9 @@ int serial_write(struct serial *s, const void *buf, size_t len, struct sg_err *e
     if (rc < 0)
         return rc;
     if (len > s->out_cap - s->out_len)
-        return sg_errf(err, -ENOBUFS, "serial %s: output buffer full (%zu of %zu pending, %zu more)",
-                       s->path, s->out_len, s->out_cap, len);
+        return sg_errf(err, -ENOBUFS,
+                       "serial %s: output buffer full (%zu of %zu pending, %zu more)", s->path,
+                       s->out_len, s->out_cap, len);
     const uint8_t *p = buf;
     if (s->out_len == 0) {
         ssize_t n = write_some(s, p, len, err);
@@ -447,8 +448,7 @@ int serial_set_baud(struct serial *s, int baud, struct sg_err *err)
         }
     }
     if ((rc = fix_raw_timing(s->fd)) < 0)
-        return sg_errf(err, rc, "serial %s: configure %s: %s", s->path, s->device,
-                       strerror(-rc));
+        return sg_errf(err, rc, "serial %s: configure %s: %s", s->path, s->device, strerror(-rc));
     s->baud = baud;
     return 0;
 }

@@ -51,23 +51,23 @@
 #include "drivers/base/sg_err.h"
 
 #define SERIAL_OUT_CAP_DEFAULT 4096u
-#define SERIAL_OUT_CAP_MAX (1u << 20)
+#define SERIAL_OUT_CAP_MAX     (1u << 20)
 
-#define SERIAL_GONE (-ENODEV)   /* device unplugged / pty master closed */
+#define SERIAL_GONE (-ENODEV) /* device unplugged / pty master closed */
 
-struct serial;   /* opaque */
+struct serial; /* opaque */
 
 struct serial_cfg {
-    const char *path;   /* copied; device, by-id link or pty slave */
-    int baud;           /* 9600, 115200, ...; 0 = 115200 */
-    bool rtscts;        /* hardware flow control */
-    size_t out_cap;     /* output buffer bytes; 0 = SERIAL_OUT_CAP_DEFAULT, max SERIAL_OUT_CAP_MAX */
+    const char *path; /* copied; device, by-id link or pty slave */
+    int baud;         /* 9600, 115200, ...; 0 = 115200 */
+    bool rtscts;      /* hardware flow control */
+    size_t out_cap;   /* output buffer bytes; 0 = SERIAL_OUT_CAP_DEFAULT, max SERIAL_OUT_CAP_MAX */
 };
 
 /* Result of serial_reopen. */
 enum serial_reopen_result {
-    SERIAL_ABSENT = 0,   /* path still missing or not openable yet: retry later */
-    SERIAL_BACK = 1,     /* open again; serial_fd is a NEW fd, register it */
+    SERIAL_ABSENT = 0, /* path still missing or not openable yet: retry later */
+    SERIAL_BACK = 1,   /* open again; serial_fd is a NEW fd, register it */
 };
 
 /* Opens and configures the port. On success *out is owned by the caller

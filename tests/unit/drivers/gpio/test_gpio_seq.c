@@ -37,28 +37,29 @@ struct point {
     bool on;
 };
 
-#define MAX_STEPS 8
+#define MAX_STEPS  8
 #define MAX_POINTS 4
 
 struct seq_case {
     const char *name;
     const char *vendor;
     enum gpio_seq_kind kind;
-    bool pwrkey, reset, status;   /* which lines the board wires */
+    bool pwrkey, reset, status; /* which lines the board wires */
     bool pwrkey_active_low;
     struct point status_script[MAX_POINTS];
     size_t npoints;
     struct step_want want[MAX_STEPS];
     size_t nwant;
     enum gpio_seq_act_type want_end;
-    enum gpio_seq_outcome want_outcome;   /* DONE */
-    int want_err;                         /* FAILED */
+    enum gpio_seq_outcome want_outcome; /* DONE */
+    int want_err;                       /* FAILED */
     sg_ms want_end_at;
 };
 
 #define P GPIO_PWRKEY
 #define R GPIO_RESET
 
+/* clang-format off */
 static const struct seq_case cases[] = {
     {"SIM800 power-on, STATUS rises 1.8 s after the key goes down: key held until then",
      "sim800", GPIO_SEQ_POWER_ON, true, false, true, false,
@@ -166,6 +167,7 @@ static const struct seq_case cases[] = {
      {{P, true, 0}, {P, false, 500}}, 2,
      GPIO_SEQ_DONE, GPIO_SEQ_CONFIRMED, 0, 4000},
 };
+/* clang-format on */
 
 /* Runs a sequence the way drivers/modem will: apply SETs at once, jump the
  * fake clock to each WAIT deadline. Checks that the clock only moves
@@ -294,10 +296,10 @@ static void test_status_error_while_holding_key_releases_first(void **state)
     assert_int_equal(gpio_seq_step(&seq, 0, 0).type, GPIO_SEQ_SET);
     assert_int_equal(gpio_seq_step(&seq, 0, 0).deadline, 1100);
     struct gpio_seq_act a = gpio_seq_step(&seq, 1100, 0);
-    assert_int_equal(a.type, GPIO_SEQ_WAIT);   /* holding on for STATUS */
+    assert_int_equal(a.type, GPIO_SEQ_WAIT); /* holding on for STATUS */
     assert_int_equal(a.deadline, 1150);
     a = gpio_seq_step(&seq, 1150, -EIO);
-    assert_int_equal(a.type, GPIO_SEQ_SET);   /* release before giving up */
+    assert_int_equal(a.type, GPIO_SEQ_SET); /* release before giving up */
     assert_false(a.asserted);
     a = gpio_seq_step(&seq, 1150, -EIO);
     assert_int_equal(a.type, GPIO_SEQ_FAILED);
@@ -351,7 +353,7 @@ static void test_vendor_timings(void **state)
         unsigned on, off, reset;
     } want[] = {
         {"sim800", 1100, 1500, 150}, {"sim7600", 500, 2500, 2500}, {"ec25", 600, 750, 480},
-        {"eg25", 1500, 750, 480},    {"m95", 1100, 800, 0},       {"generic", 1500, 1500, 500},
+        {"eg25", 1500, 750, 480},    {"m95", 1100, 800, 0},        {"generic", 1500, 1500, 500},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         const struct gpio_timing *t = gpio_seq_timing_for(want[i].name);

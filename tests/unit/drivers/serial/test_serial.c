@@ -285,7 +285,7 @@ static void test_bad_paths(void **state)
 
     static const struct {
         const char *name;
-        int which;   /* 0 literal, 1 regular file, 2 dangling link, 3 dir */
+        int which; /* 0 literal, 1 regular file, 2 dangling link, 3 dir */
         const char *path;
         int want;
         const char *msg;
@@ -345,7 +345,7 @@ static void test_backpressure(void **state)
 
     enum { CHUNK = 300, MAX_TOTAL = 1 << 21 };
     uint8_t chunk[CHUNK];
-    size_t sent = 0;   /* bytes accepted by serial_write */
+    size_t sent = 0; /* bytes accepted by serial_write */
     bool refused = false;
     while (sent < MAX_TOTAL) {
         for (size_t i = 0; i < CHUNK; i++)
@@ -353,7 +353,7 @@ static void test_backpressure(void **state)
         size_t before = serial_pending(s);
         int rc = serial_write(s, chunk, CHUNK, &err);
         if (rc == -ENOBUFS) {
-            assert_int_equal(serial_pending(s), before);   /* nothing half queued */
+            assert_int_equal(serial_pending(s), before); /* nothing half queued */
             assert_non_null(strstr(err.msg, "output buffer full"));
             refused = true;
             break;
