@@ -464,7 +464,7 @@ static int pragma_set(struct store *st, const char *text, struct sg_err *err)
 int store_pragma(struct store *st, const char *name, char *buf, size_t n, struct sg_err *err)
 {
     char q[96];
-    if (strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name) || strlen(name) > 64)
+    if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_=0123456789") != strlen(name) || strlen(name) > 64)
         return sg_errf(err, -EINVAL, "store: bad pragma name");
     snprintf(q, sizeof q, "PRAGMA %s", name);
     sqlite3_stmt *s = NULL;
