@@ -561,11 +561,12 @@ static void extract_slot(const config_setting_t *s, struct cfg_modem *m)
     m->gpio.pwrkey_active_low = get_bool(g, "pwrkey_active_low", false);
     m->gpio.reset_active_low = get_bool(g, "reset_active_low", false);
     m->gpio.status_active_low = get_bool(g, "status_active_low", false);
-    /* Defaults suit the SIM800 (1 s on, 1.5 s off); EC25 boards set their own. */
-    m->gpio.pwrkey_on_ms = get_int(g, "pwrkey_on_ms", 1100);
-    m->gpio.pwrkey_off_ms = get_int(g, "pwrkey_off_ms", 1500);
-    m->gpio.reset_ms = get_int(g, "reset_ms", 500);
-    m->gpio.status_wait_ms = get_int(g, "status_wait_ms", 5000);
+    /* 0 = the vendor's timing (gpio_seq_timing_for), applied by the modem
+     * glue; a board sets these only where its wiring differs. */
+    m->gpio.pwrkey_on_ms = get_int(g, "pwrkey_on_ms", 0);
+    m->gpio.pwrkey_off_ms = get_int(g, "pwrkey_off_ms", 0);
+    m->gpio.reset_ms = get_int(g, "reset_ms", 0);
+    m->gpio.status_wait_ms = get_int(g, "status_wait_ms", 0);
 }
 
 /* Duplicate ids (or ICCIDs) would make logs, routing and the API ambiguous. */

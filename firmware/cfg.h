@@ -35,6 +35,7 @@ struct cfg_gpio {
     bool pwrkey_active_low;
     bool reset_active_low;
     bool status_active_low;
+    /* Timings in ms; 0 = the vendor profile's value (drivers/gpio/gpio_seq). */
     int pwrkey_on_ms;       /* PWRKEY pulse that powers the module on */
     int pwrkey_off_ms;      /* pulse that powers it off */
     int reset_ms;

@@ -264,7 +264,7 @@ static void test_board_with_pins_and_gpio(void **state)
     assert_int_equal(cfg->modems[0].gpio.pwrkey, 4);
     assert_int_equal(cfg->modems[0].gpio.reset, -1);
     assert_int_equal(cfg->modems[0].gpio.pwrkey_on_ms, 1200);
-    assert_int_equal(cfg->modems[0].gpio.pwrkey_off_ms, 1500);
+    assert_int_equal(cfg->modems[0].gpio.pwrkey_off_ms, 0); /* vendor default */
     cfg_free(cfg);
 }
 
