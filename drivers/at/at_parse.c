@@ -976,11 +976,15 @@ int at_parse_ccid(const char *line, char *out, size_t size)
     while (n > 0 && (tmp[n - 1] == 'F' || tmp[n - 1] == 'f'))
         n--;
     tmp[n] = '\0';
-    if (n < 18 || n > 22)
+    /* 18..22 digits with the telecom MII "89"; China Unicom puts hex digits
+     * in the account part ("898602F9091830030220", MM's tests). */
+    if (n < 18 || n > 22 || tmp[0] != '8' || tmp[1] != '9')
         return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (tmp[i] < '0' || tmp[i] > '9')
+    for (size_t i = 0; i < n; i++) {
+        char c = tmp[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F')))
             return -EINVAL;
+    }
     if (n >= size)
         return -ERANGE;
     memcpy(out, tmp, n + 1);
@@ -1011,6 +1015,7 @@ static bool ucs2_number_decode(char *s)
 {
     size_t n = strlen(s);
     char tmp[AT_NUMBER_MAX];
+
     size_t o = 0;
 
     if (n < 8 || n % 4 != 0 || n / 4 >= sizeof(tmp))
@@ -1040,9 +1045,14 @@ int at_parse_csca(const char *line, struct at_csca *out)
         return rc;
     if (fs.n < 1 || fs.n > 2)
         return -EINVAL;
-    if (field_str(&fs.f[0], out->number, sizeof(out->number)) < 0)
+    /* UCS2 hex takes four characters per digit. */
+    char raw[4 * AT_NUMBER_MAX];
+    if (field_str(&fs.f[0], raw, sizeof(raw)) < 0)
         return -ERANGE;
-    (void)ucs2_number_decode(out->number);
+    (void)ucs2_number_decode(raw);
+    if (strlen(raw) >= sizeof(out->number))
+        return -ERANGE;
+    strcpy(out->number, raw);
     if (fs.n == 2 && fs.f[1].len > 0 && field_int(&fs.f[1], &out->type) < 0)
         return -EINVAL;
     return 0;

@@ -274,8 +274,9 @@ int at_parse_cgmm(const char *line, char *out, size_t size);
 int at_parse_cgmr(const char *line, char *out, size_t size);
 /* IMEI: 14..17 digits, optional "+CGSN:" and quotes.   866192037751234 */
 int at_parse_cgsn(const char *line, char *out, size_t size);
-/* ICCID, 18..22 digits (trailing F padding removed), from "+CCID:", "+ICCID:",
- * "^ICCID:", "+QCCID:" or a bare line. A value starting "98" is the raw
+/* ICCID, 18..22 digits starting "89" (trailing F padding removed; hex digits
+ * A-E allowed in the account part), from "+CCID:", "+ICCID:", "^ICCID:",
+ * "+QCCID:", "^SCID:" or a bare line. A value starting "98" is the raw
  * nibble-swapped EF_ICCID (Huawei ^ICCID) and is swapped back to "89...". */
 int at_parse_ccid(const char *line, char *out, size_t size);
 /* IMSI: 6..15 digits, optional "+CIMI:".   262011234567890 */
