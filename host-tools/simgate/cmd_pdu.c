@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "drivers/gsm/pdu.h"
 #include "host-tools/simgate/simgate.h"
@@ -21,6 +22,7 @@
 
 struct pdu_cli {
     const char *to;
+    const char *from;      /* encode an SMS-DELIVER from this sender instead */
     const char *text;
     const char *smsc;
     bool srr, flash, ref16, ucs2, no_shift, smart, json, batch;
@@ -58,6 +60,10 @@ static const char help_text[] =
     "  --direction in|out  decode: in = from the network (DELIVER, STATUS-REPORT),\n"
     "                      out = to the network (SUBMIT). Default in.\n"
     "  --flash             class 0: shown at once, not stored\n"
+    "  --from SENDER       encode SMS-DELIVER PDUs from SENDER (+digits, digits or\n"
+    "                      up to 11 GSM-7 characters) stamped with the current\n"
+    "                      UTC time, as the network would deliver them (for\n"
+    "                      simulators and tests); replaces --to\n"
     "  --json              encode/count: print JSON instead of text\n"
     "  --length N          decode: TPDU length as the modem reported it; octets\n"
     "                      before it are the SMSC field. Default: guess.\n"
@@ -86,7 +92,7 @@ static const char help_text[] =
     "exit status: 0 ok, 1 input rejected (bad text, number or PDU), 2 usage.\n";
 
 enum opt_id {
-    OPT_BATCH = 1000, OPT_DIRECTION, OPT_FLASH, OPT_JSON, OPT_LENGTH, OPT_MAX_PARTS,
+    OPT_BATCH = 1000, OPT_DIRECTION, OPT_FLASH, OPT_FROM, OPT_JSON, OPT_LENGTH, OPT_MAX_PARTS,
     OPT_NO_SHIFT, OPT_REF, OPT_REF16, OPT_SMART, OPT_SMSC, OPT_SRR, OPT_TEXT, OPT_TO, OPT_UCS2,
     OPT_VALIDITY, OPT_HELP,
 };
@@ -96,6 +102,7 @@ static const struct option long_opts[] = {
     {"batch", no_argument, NULL, OPT_BATCH},
     {"direction", required_argument, NULL, OPT_DIRECTION},
     {"flash", no_argument, NULL, OPT_FLASH},
+    {"from", required_argument, NULL, OPT_FROM},
     {"help", no_argument, NULL, OPT_HELP},
     {"json", no_argument, NULL, OPT_JSON},
     {"length", required_argument, NULL, OPT_LENGTH},
@@ -153,7 +160,7 @@ static bool opt_allowed(const char *sub, int id)
     switch (id) {
     case OPT_HELP: case OPT_BATCH: return true;
     case OPT_DIRECTION: case OPT_LENGTH: return !strcmp(sub, "decode");
-    case OPT_TO: case OPT_TEXT: case OPT_SMSC: case OPT_SRR: case OPT_FLASH: case OPT_VALIDITY:
+    case OPT_TO: case OPT_FROM: case OPT_TEXT: case OPT_SMSC: case OPT_SRR: case OPT_FLASH: case OPT_VALIDITY:
     case OPT_REF:
         return !strcmp(sub, "encode");
     case OPT_JSON: return strcmp(sub, "decode") != 0;
@@ -185,6 +192,7 @@ static int parse_opts(const char *sub, int argc, char **argv, struct pdu_cli *c)
                 return usage_error("--direction must be in or out, not \"%s\"", optarg);
             break;
         case OPT_FLASH: c->flash = true; break;
+        case OPT_FROM: c->from = optarg; break;
         case OPT_JSON: c->json = true; break;
         case OPT_LENGTH:
             if (!parse_uint(optarg, PDU_TPDU_MAX, &v))
@@ -286,7 +294,17 @@ static int encode_one(const struct pdu_cli *c, const char *text, size_t len, boo
 
     if (!parts)
         return bad_input("out of memory");
-    n = pdu_encode_submit(c->to, text, len, &o, parts, SMSENC_MAX_PARTS_LIMIT, &plan, &err);
+    if (c->from) {
+        struct pdu_deliver_opts d = {
+            .smsc = c->smsc, .originator = c->from, .flash = c->flash, .sri = c->srr,
+            .ref = (uint16_t)c->ref, .text = text_opts(c),
+        };
+
+        pdu_time_from_utc_ms((int64_t)time(NULL) * 1000, 0, &d.scts);
+        n = pdu_encode_deliver(text, len, &d, parts, SMSENC_MAX_PARTS_LIMIT, &plan, &err);
+    } else {
+        n = pdu_encode_submit(c->to, text, len, &o, parts, SMSENC_MAX_PARTS_LIMIT, &plan, &err);
+    }
     if (n < 0) {
         free(parts);
         if (batch) {
@@ -360,8 +378,8 @@ static int do_encode(struct pdu_cli *c, int argc, char **argv)
 
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
-    if (!c->to)
-        return usage_error("%s", "encode needs --to NUMBER");
+    if (!c->to == !c->from)
+        return usage_error("%s", "encode needs --to NUMBER (or --from SENDER), not both");
     if (c->batch)
         return encode_batch(c);
     if (!c->text)
