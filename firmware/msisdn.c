@@ -126,7 +126,7 @@ int msisdn_normalise(const char *in, const char *default_cc, char out[MSISDN_BUF
 const char *msisdn_mask(const char *in, char out[MSISDN_MASK_BUF])
 {
     if (!in) {
-        strcpy(out, "(null)");
+        memcpy(out, "(null)", sizeof("(null)"));
         return out;
     }
     /* Show at most 3 head + 16 stars + 2 tail characters of anything. */

@@ -1,6 +1,7 @@
 #include "firmware/reasm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +89,9 @@ static struct reasm_set *new_set(const struct reasm_part *p)
     struct reasm_set *s = calloc(1, sizeof(*s) + p->total * sizeof(s->piece[0]));
     if (!s)
         return NULL;
-    /* Lengths were checked by validate(). */
-    strcpy(s->sim, or_empty(p->sim));
-    strcpy(s->originator, p->originator);
+    /* Lengths were checked by validate(); the copies stay bounded anyway. */
+    snprintf(s->sim, sizeof(s->sim), "%s", or_empty(p->sim));
+    snprintf(s->originator, sizeof(s->originator), "%s", p->originator);
     s->ref = p->ref;
     s->total = p->total;
     s->first_at = p->at;

@@ -124,8 +124,10 @@ static void check_set(const char *name, size_t k, const struct reasm_set *s, int
             fail_msg("%s step %zu: unexpected set ref %u with %u parts", name, k, s->ref, s->n);
         return;
     }
-    if (!s)
+    if (!s) {
         fail_msg("%s step %zu: expected a given-up set", name, k);
+        return;
+    }
     if ((int)s->n != want_n || s->ref != want_ref || s->text)
         fail_msg("%s step %zu: set ref %u n %u", name, k, s->ref, s->n);
     for (unsigned i = 1; i < s->n; i++)
