@@ -872,6 +872,10 @@ static void enter_ready(struct modem *m)
     m->deadline = SG_MS_NEVER;
     m->skip_cmgl = true;
     m->reg_lost = false;
+    /* Only the initial sync was needed: the next trouble starts at the
+     * bottom. After a real climb, MODEM_STABLE_MS of health resets it. */
+    if (m->rung <= MODEM_RUNG_REOPEN)
+        m->rung = MODEM_RUNG_RESYNC;
     if (m->cfg.csq_interval_ms > 0)
         m->csq_due = m->now + m->cfg.csq_interval_ms;
     emit(m, MODEM_ACT_IDENTITY);
