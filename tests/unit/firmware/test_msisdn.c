@@ -135,6 +135,69 @@ static void test_same_table(void **state)
     }
 }
 
+/* xorshift32: deterministic "random" input, so a failure reproduces. */
+static uint32_t rnd(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static bool valid_e164(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < MSISDN_MIN_DIGITS + 1 || n > MSISDN_MAX_DIGITS + 1 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return false;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static void test_random_input_properties(void **state)
+{
+    (void)state;
+    /* 200k inputs biased towards digits and the accepted punctuation: every
+     * accepted output is valid E.164, normalising it again is a no-op, it
+     * compares equal to itself, and masking is always bounded. */
+    static const char alphabet[] = "0000123456789+ -.()\"'\r\n\0aZ#*";
+    uint32_t x = 2463534242u;
+    unsigned accepted = 0;
+    for (int i = 0; i < 200000; i++) {
+        char in[40];
+        size_t len = rnd(&x) % sizeof(in);
+        /* Every other input is "plausible": digits, a leading + or 00, and
+         * a rare separator, to reach the accepting paths. */
+        bool plausible = (i % 4) < 2;
+        for (size_t k = 0; k < len; k++) {
+            uint32_t r = rnd(&x);
+            if (!plausible)
+                in[k] = alphabet[r % (sizeof(alphabet) - 1)];
+            else if (k == 0 && r % 3 == 0)
+                in[k] = '+';
+            else
+                in[k] = (r % 17 == 0) ? ' ' : (char)('0' + r % 10);
+        }
+        const char *cc = (i & 1) ? "33" : ((i & 2) ? "1" : NULL);
+        char out[MSISDN_BUF], again[MSISDN_BUF], masked[MSISDN_MASK_BUF];
+        struct sg_err err = {0};
+        if (msisdn_normalise_n(in, len, cc, out, &err) == 0) {
+            accepted++;
+            if (!valid_e164(out))
+                fail_msg("accepted \"%.*s\" as invalid \"%s\"", (int)len, in, out);
+            assert_int_equal(msisdn_normalise(out, cc, again, NULL), 0);
+            assert_string_equal(out, again);
+            assert_true(msisdn_same(out, out, MSISDN_TOA_INTERNATIONAL, cc));
+        } else {
+            assert_true(err.msg[0] != '\0');
+            assert_string_equal(out, "");
+        }
+        assert_true(strlen(msisdn_mask(out, masked)) < MSISDN_MASK_BUF);
+    }
+    assert_true(accepted > 1000);   /* the generator does reach the accepting paths */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_same_table),
+        cmocka_unit_test(test_random_input_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
