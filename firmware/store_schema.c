@@ -10,13 +10,15 @@
  *   messages_state   (state, updated_at): listing by status, retention.
  *   parts_mr         (iccid, mr, sent_at): status-report matching.
  *   events_at        (at): retention; readers page by seq (the rowid).
+ * messages, inbound and events use AUTOINCREMENT: an id handed to a client
+ * or a cursor is never reused after retention deleted the newest rows.
  */
 #include "firmware/store_schema.h"
 
 static const char *const steps[] = {
     /* 1: initial schema */
     "CREATE TABLE messages ("
-    " id INTEGER PRIMARY KEY,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " idem_key TEXT UNIQUE,"
     " param_hash TEXT,"
     " to_number TEXT NOT NULL,"
@@ -78,7 +80,7 @@ static const char *const steps[] = {
     " last_used_at INTEGER NOT NULL DEFAULT 0,"
     " updated_at INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE inbound ("
-    " id INTEGER PRIMARY KEY,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " originator TEXT NOT NULL,"
     " text TEXT NOT NULL,"
     " received_at INTEGER NOT NULL,"
