@@ -295,10 +295,10 @@ static void test_random_interleaving(void **state)
             uint8_t msg, seq;
         } q[4 * 12 + 8];
         unsigned total[4], nq = 0, dups = 0;
-        for (uint8_t m = 0; m < 4; m++) {
+        for (unsigned m = 0; m < 4; m++) {
             total[m] = 1 + rnd(&x) % 12;
-            for (uint8_t k = 1; k <= total[m]; k++)
-                q[nq++] = (typeof(q[0])){m, k};
+            for (unsigned k = 1; k <= total[m]; k++)
+                q[nq++] = (typeof(q[0])){(uint8_t)m, (uint8_t)k};
         }
         const unsigned originals = nq;
         for (unsigned d = rnd(&x) % 8; d > 0; d--, dups++) {
