@@ -69,7 +69,9 @@ enum bucket_verdict bucket_check(const struct bucket *b, unsigned parts, sg_ms n
 void bucket_take(struct bucket *b, unsigned parts, sg_ms now);
 
 /* Gives back parts that never left the modem (timeout before the payload).
- * Counts never go below 0; tokens never above capacity. */
+ * Counts never go below 0; tokens never above capacity. A refund after a
+ * UTC day/month boundary comes off the new period's count (harmless: it
+ * can only let one more message through). */
 void bucket_refund(struct bucket *b, unsigned parts, sg_ms now);
 
 /* Parts left today and this month as of now (UINT32_MAX = unlimited). */

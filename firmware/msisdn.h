@@ -38,6 +38,9 @@
  *                    default_cc is prepended (Italy, Spain have no trunk 0)
  * Without a default_cc (NULL or ""), only international forms and bare
  * digits (read as international) are accepted.
+ * Known ambiguity: a national number without trunk prefix that happens to
+ * begin with the country code's digits (France "33…" landlines written
+ * without their 0) is read as international. Backends should send E.164.
  *
  * default_cc: 1..3 digits, no '+'. Rejects (with a reason in err): NULL or
  * empty input, letters, control characters (CR, LF, NUL inside the given
