@@ -102,7 +102,9 @@ int msisdn_normalise_n(const char *in, size_t len, const char *default_cc, char 
     }
 
     size_t n = strlen(intl);
-    if (n == 0 || intl[0] == '0')
+    if (n == 0)
+        return sg_errf(err, -EINVAL, "msisdn: no digits after the international prefix");
+    if (intl[0] == '0')
         return sg_errf(err, -EINVAL, "msisdn: country code cannot start with 0");
     if (n < MSISDN_MIN_DIGITS)
         return sg_errf(err, -EINVAL, "msisdn: too short (%zu digits, E.164 needs at least %d)", n, MSISDN_MIN_DIGITS);

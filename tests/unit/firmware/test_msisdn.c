@@ -34,6 +34,7 @@ static const struct norm_case norm_cases[] = {
     {"too short", "+33612", NULL, NULL, "too short"},
     {"empty", "", "33", NULL, "empty"},
     {"only a plus", "+", "33", NULL, "no digits"},
+    {"only the 00 prefix", "00", "33", NULL, "after the international prefix"},
     {"letters", "+33612ABC678", "33", NULL, "letter"},
     {"CRLF injection into AT command", "+33612345678\r\nAT+CFUN=0", "33", NULL, "line break"},
     {"quote injection", "+3361234\"5678", "33", NULL, "quote"},
