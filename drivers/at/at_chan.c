@@ -691,7 +691,7 @@ int at_chan_on_urc(struct at_chan *chan, const char *prefix, at_urc_fn fn, void 
     if (chan->nurc >= AT_CHAN_URC_MAX)
         return -ENOSPC;
     struct urc_handler *h = &chan->urc[chan->nurc++];
-    strcpy(h->prefix, prefix);
+    memcpy(h->prefix, prefix, strlen(prefix) + 1);
     h->fn = fn;
     h->ud = ud;
     return 0;
@@ -737,11 +737,10 @@ int at_chan_send_raw(struct at_chan *chan, const char *text)
     if (!chan || !text || !text_ok(text, AT_CHAN_TEXT_MAX))
         return -EINVAL;
     size_t n = strlen(text);
-    memcpy(buf, text, n);
-    buf[n++] = '\r';
-    memcpy(chan->raw_echo, text, n - 1);
-    chan->raw_echo[n - 1] = '\0';
-    return chan_write(chan, buf, n);
+    memcpy(chan->raw_echo, text, n + 1);
+    memcpy(buf, text, n + 1);
+    buf[n] = '\r';
+    return chan_write(chan, buf, n + 1);
 }
 
 void at_chan_set_gap(struct at_chan *chan, sg_ms gap_ms)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -510,10 +511,8 @@ static int reg_parse(const char *line, const char *cmd, int form, struct at_reg 
     memset(out, 0, sizeof(*out));
     out->n = -1;
     out->act = -1;
-    strcpy(out->cmd, cmd);
-    strcpy(prefix, "+");
-    strcat(prefix, cmd);
-    strcat(prefix, ":");
+    snprintf(out->cmd, sizeof(out->cmd), "%s", cmd);
+    snprintf(prefix, sizeof(prefix), "+%s:", cmd);
     rc = fields_after(line, prefix, &fs);
     if (rc < 0)
         return rc;
@@ -1050,9 +1049,10 @@ int at_parse_csca(const char *line, struct at_csca *out)
     if (field_str(&fs.f[0], raw, sizeof(raw)) < 0)
         return -ERANGE;
     (void)ucs2_number_decode(raw);
-    if (strlen(raw) >= sizeof(out->number))
+    size_t rawlen = strlen(raw);
+    if (rawlen >= sizeof(out->number))
         return -ERANGE;
-    strcpy(out->number, raw);
+    memcpy(out->number, raw, rawlen + 1);
     if (fs.n == 2 && fs.f[1].len > 0 && field_int(&fs.f[1], &out->type) < 0)
         return -EINVAL;
     return 0;

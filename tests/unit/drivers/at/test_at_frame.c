@@ -59,6 +59,13 @@ static size_t unescape(const char *s, uint8_t *out, size_t cap)
     return n;
 }
 
+/* Copy a literal without its NUL (the framer gets raw bytes). */
+static void put(uint8_t *dst, const char *s)
+{
+    while (*s)
+        *dst++ = (uint8_t)*s++;
+}
+
 static enum at_frame_tok tok_type(const char *word)
 {
     static const enum at_frame_tok all[] = {AT_FRAME_LINE, AT_FRAME_PDU_HEADER, AT_FRAME_PDU,
@@ -232,7 +239,7 @@ static void test_line_cap(void **state)
     assert_non_null(got);
     /* Exactly at the cap: delivered whole. */
     memset(buf, 'A', AT_FRAME_LINE_MAX);
-    memcpy(buf + AT_FRAME_LINE_MAX, "\r\n", 2);
+    put(buf + AT_FRAME_LINE_MAX, "\r\n");
     n = run(buf, AT_FRAME_LINE_MAX + 2, 8, got, 8);
     assert_int_equal(n, 1);
     assert_int_equal(got[0].type, AT_FRAME_LINE);
@@ -242,7 +249,7 @@ static void test_line_cap(void **state)
      * line comes through intact. */
     memset(buf, 'B', AT_FRAME_LINE_MAX + 1);
     len = AT_FRAME_LINE_MAX + 1;
-    memcpy(buf + len, "\r\nOK\r\n", 6);
+    put(buf + len, "\r\nOK\r\n");
     len += 6;
     for (size_t chunk = 1; chunk <= 64; chunk++) {
         n = run(buf, len, chunk, got, 8);
@@ -254,12 +261,11 @@ static void test_line_cap(void **state)
 
     /* An overlong PDU after +CMT: cancels "PDU follows": the next line is a
      * plain line again. */
-    len = 0;
-    memcpy(buf, "\r\n+CMT: ,24\r\n", 13);
+    put(buf, "\r\n+CMT: ,24\r\n");
     len = 13;
     memset(buf + len, '0', 2 * AT_FRAME_LINE_MAX);
     len += 2 * AT_FRAME_LINE_MAX;
-    memcpy(buf + len, "\r\n0011\r\n", 8);
+    put(buf + len, "\r\n0011\r\n");
     len += 8;
     n = run(buf, len, 7, got, 8);
     assert_int_equal(n, 3);
@@ -318,7 +324,7 @@ static void test_noise_never_wedges(void **state)
         uint8_t c = (uint8_t)(x >> 16);
         buf[i] = (c == '\r' || c == '\n') ? 0xff : c;
     }
-    memcpy(buf + len, "\r\nOK\r\n", 6);
+    put(buf + len, "\r\nOK\r\n");
     size_t n = run(buf, len + 6, 4096, got, 4);
     assert_int_equal(n, 2);
     assert_int_equal(got[0].type, AT_FRAME_OVERFLOW);
