@@ -552,6 +552,17 @@ int queue_send_failed(struct queue *q, int64_t id, const struct queue_via *via, 
     return end_tx(q, rc, err);
 }
 
+int queue_fail(struct queue *q, int64_t id, const char *cause, sg_ms now, struct sg_err *err)
+{
+    int rc;
+    struct store_msg *m = load(q, id, &rc, err);
+    if (!m)
+        return rc;
+    rc = move_simple(q, m, STORE_FAILED, cause ? cause : "failed", now, err);
+    free(m);
+    return rc;
+}
+
 int queue_mark_unknown(struct queue *q, int64_t id, const char *cause, sg_ms now,
                        struct sg_err *err)
 {

@@ -137,6 +137,9 @@ int queue_part_sent(struct queue *q, int64_t id, int seq, const struct queue_via
  * policy (firmware/retry) decides; this records it. */
 int queue_send_failed(struct queue *q, int64_t id, const struct queue_via *via, sg_ms retry_at,
                       const char *cause, sg_ms now, struct sg_err *err);
+/* Gives up without (another) attempt: queued | sending -> failed with
+ * `cause` (attempt cap reached, no SIM may ever carry it). */
+int queue_fail(struct queue *q, int64_t id, const char *cause, sg_ms now, struct sg_err *err);
 /* Outcome not known (timeout after the PDU was written): sending -> unknown. */
 int queue_mark_unknown(struct queue *q, int64_t id, const char *cause, sg_ms now,
                        struct sg_err *err);

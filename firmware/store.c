@@ -489,10 +489,11 @@ int store_schema_version_code(void)
 
 int store_schema_version(struct store *st)
 {
-    char v[32];
+    char v[32], *end;
     if (store_pragma(st, "user_version", v, sizeof v, NULL))
         return -EIO;
-    return atoi(v);
+    long n = strtol(v, &end, 10);
+    return end != v && *end == '\0' && n >= 0 && n <= INT_MAX ? (int)n : -EIO;
 }
 
 static int migrate(struct store *st, struct sg_err *err)

@@ -426,7 +426,17 @@ static void test_transition_table(void **state)
                          store_state_name((enum store_state)t));
 }
 
-enum op_kind { OP_END = 0, OP_SENDING, OP_SENT, OP_RETRY, OP_FAIL, OP_UNKNOWN, OP_DLR, OP_CANCEL };
+enum op_kind {
+    OP_END = 0,
+    OP_SENDING,
+    OP_SENT,
+    OP_RETRY,
+    OP_FAIL,
+    OP_GIVE_UP,
+    OP_UNKNOWN,
+    OP_DLR,
+    OP_CANCEL
+};
 
 struct op {
     enum op_kind k;
@@ -484,6 +494,11 @@ static const struct flow_case flows[] = {
      {{OP_SENDING, 0, 0, 0}, {OP_SENT, 1, 1, 1}, {OP_DLR, 1, 0, STORE_DELIVERED},
       {OP_CANCEL, 0, 0, -EALREADY}},
      {STORE_QUEUED, STORE_SENDING, STORE_SENT, STORE_DELIVERED}, 4, 1},
+    {"attempt cap reached while queued: failed without another attempt", 1,
+     {{OP_GIVE_UP, 0, 0, 0}}, {STORE_QUEUED, STORE_FAILED}, 2, 0},
+    {"forbidden: giving up on a sent message", 1,
+     {{OP_SENDING, 0, 0, 0}, {OP_SENT, 1, 2, 1}, {OP_GIVE_UP, 0, 0, -EPERM}},
+     {STORE_QUEUED, STORE_SENDING, STORE_SENT}, 3, 1},
     {"forbidden: queued -> unknown", 1, {{OP_UNKNOWN, 0, 0, -EPERM}}, {STORE_QUEUED}, 1, 0},
     {"forbidden: queued -> queued (retry of a message not sending)", 1,
      {{OP_RETRY, 0, 0, -EPERM}}, {STORE_QUEUED}, 1, 0},
@@ -504,6 +519,7 @@ static int run_op(struct fx *fx, int64_t id, const struct op *o, sg_ms now, stru
     case OP_SENT: return queue_part_sent(fx->q, id, o->seq, &via, o->arg, now, err);
     case OP_RETRY: return queue_send_failed(fx->q, id, &via, now + SEC, "+CMS ERROR: 42", now, err);
     case OP_FAIL: return queue_send_failed(fx->q, id, &via, -1, "+CMS ERROR: 21", now, err);
+    case OP_GIVE_UP: return queue_fail(fx->q, id, "attempt cap reached", now, err);
     case OP_UNKNOWN: return queue_mark_unknown(fx->q, id, "no +CMGS within 60 s", now, err);
     case OP_DLR: return queue_part_dlr(fx->q, id, o->seq, (uint8_t)o->arg, now, err);
     case OP_CANCEL: return queue_cancel(fx->q, id, NULL, now, err);
