@@ -406,15 +406,31 @@ static void fail(struct modem *m, bool final, const char *fmt, ...)
 
 /* ------------------------------------------------------------ row handlers */
 
+/* The first clean info line: line noise (wrong baud, a brown-out) must not
+ * end up as a model name or an IMEI. */
 static const char *first_line(const struct at_result *r)
 {
     for (size_t i = 0; i < r->nlines; i++)
-        if (r->lines[i] && r->lines[i][0])
+        if (r->lines[i] && r->lines[i][0] && !is_garbage(r->lines[i]))
             return r->lines[i];
     return NULL;
 }
 
-static void handle_iccid(struct modem *m, const char *line)
+/* Identity replies are one value line; noise can only come before it, so
+ * the last clean line that parses wins. */
+static void parse_last(const struct at_result *res, int (*parse)(const char *, char *, size_t),
+                       char *out, size_t size)
+{
+    char tmp[MODEM_FIELD_MAX];
+    for (size_t i = res->nlines; i-- > 0;) {
+        if (is_garbage(res->lines[i]) || parse(res->lines[i], tmp, sizeof(tmp)) != 0 || !tmp[0])
+            continue;
+        copy_field(out, size, tmp);
+        return;
+    }
+}
+
+static int handle_iccid(struct modem *m, const char *line)
 {
     const char *rest = at_parse_after(line, "+CRSM:");
     if (rest) {
@@ -422,13 +438,12 @@ static void handle_iccid(struct modem *m, const char *line)
         struct at_fields f;
         char raw[40];
         if (at_parse_fields(rest, &f) != 0 || f.n < 3 || f.f[2].len >= sizeof(raw))
-            return;
+            return -EINVAL;
         memcpy(raw, f.f[2].s, f.f[2].len);
         raw[f.f[2].len] = '\0';
-        at_parse_ccid(raw, m->id.iccid, sizeof(m->id.iccid));
-        return;
+        return at_parse_ccid(raw, m->id.iccid, sizeof(m->id.iccid));
     }
-    at_parse_ccid(line, m->id.iccid, sizeof(m->id.iccid));
+    return at_parse_ccid(line, m->id.iccid, sizeof(m->id.iccid));
 }
 
 static void identify(struct modem *m, const char *text)
@@ -469,6 +484,8 @@ static void run_handler(struct modem *m, const struct modem_row *r, const struct
         size_t off = 0;
         buf[0] = '\0';
         for (size_t i = 0; i < res->nlines && off + 2 < sizeof(buf); i++) {
+            if (is_garbage(res->lines[i]))
+                continue;
             int k = snprintf(buf + off, sizeof(buf) - off, "%s\n", res->lines[i]);
             if (k < 0)
                 break;
@@ -478,28 +495,24 @@ static void run_handler(struct modem *m, const struct modem_row *r, const struct
         break;
     }
     case MODEM_H_MANUFACTURER:
-        if (l)
-            at_parse_cgmi(l, m->id.manufacturer, sizeof(m->id.manufacturer));
+        parse_last(res, at_parse_cgmi, m->id.manufacturer, sizeof(m->id.manufacturer));
         break;
     case MODEM_H_MODEL:
-        if (l)
-            at_parse_cgmm(l, m->id.model, sizeof(m->id.model));
+        parse_last(res, at_parse_cgmm, m->id.model, sizeof(m->id.model));
         break;
     case MODEM_H_FIRMWARE:
-        if (l)
-            at_parse_cgmr(l, m->id.firmware, sizeof(m->id.firmware));
+        parse_last(res, at_parse_cgmr, m->id.firmware, sizeof(m->id.firmware));
         break;
     case MODEM_H_IMEI:
-        if (l)
-            at_parse_cgsn(l, m->id.imei, sizeof(m->id.imei));
+        parse_last(res, at_parse_cgsn, m->id.imei, sizeof(m->id.imei));
         break;
     case MODEM_H_ICCID:
-        if (l)
-            handle_iccid(m, l);
+        for (size_t i = res->nlines; i-- > 0;)
+            if (!is_garbage(res->lines[i]) && handle_iccid(m, res->lines[i]) == 0)
+                break;
         break;
     case MODEM_H_IMSI:
-        if (l)
-            at_parse_cimi(l, m->id.imsi, sizeof(m->id.imsi));
+        parse_last(res, at_parse_cimi, m->id.imsi, sizeof(m->id.imsi));
         break;
     case MODEM_H_MSISDN:
         for (size_t i = 0; i < res->nlines; i++) {
