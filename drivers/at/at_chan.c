@@ -714,7 +714,6 @@ void at_chan_reset(struct at_chan *chan, sg_ms now)
     at_frame_reset(&chan->frame);
     chan->hdr_pending = false;
     chan->raw_echo[0] = '\0';
-    enum chan_state was = chan->state;
     chan->state = CH_IDLE;
     chan->deadline = SG_MS_NEVER;
     chan->ready_at = now;
@@ -726,7 +725,6 @@ void at_chan_reset(struct at_chan *chan, sg_ms now)
         fail_cmd(chan, q, AT_FINAL_ABORTED, written, 0);
     }
     abort_queue(chan, AT_FINAL_ABORTED);
-    (void)was;
     pump(chan, now);
 }
 

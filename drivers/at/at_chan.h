@@ -24,8 +24,16 @@
  *  - After a timeout the channel resynchronises before the next command: it
  *    writes ESC CR, then probes with "AT" until OK (bounded, see below). Any
  *    late final result that arrives just after the probe's OK is discarded.
- *  - Callbacks (done, URC) may call at_chan_submit(), at_chan_send_raw() and
- *    at_chan_reset(). They must not call at_chan_free().
+ *  - Callbacks (done, URC, resynced) may call at_chan_submit(),
+ *    at_chan_send_raw() and at_chan_reset(); a command submitted from a
+ *    callback is written when the callback returns. They must not call
+ *    at_chan_free() or at_chan_feed(); at_chan_tick() is a no-op there.
+ *  - A modem reboot shows as an unexpected "RDY" (EC25, SIM7600, SIM800 with
+ *    a fixed baud rate) or "+CPIN: NOT READY": register a URC handler for it
+ *    that calls at_chan_reset() (echo is back on; the channel copes).
+ *  - After a timeout, a late reply (e.g. "+CMGS: 47" after the send timed
+ *    out) reaches the "" catch-all handler, so the caller can still learn
+ *    that an "unknown" send went out.
  *  - done() may be called from inside at_chan_submit() only when writing the
  *    command failed (then final is AT_FINAL_ABORTED and write_err is set).
  *

@@ -531,6 +531,12 @@ static void test_result_timeout_is_after_payload(void **state)
     assert_int_equal(f.nres, 1);
     assert_int_equal(f.res[0].final, AT_FINAL_TIMEOUT);
     assert_true(f.res[0].payload_written);   /* outcome unknown upstream */
+    /* The late result still reaches the catch-all, so "unknown" can be
+     * resolved to "sent"; its OK is swallowed by the resync. */
+    assert_int_equal(at_chan_on_urc(f.ch, "", on_urc, &f), 0);
+    feed(&f, "\r\n+CMGS: 47\r\n\r\nOK\r\n", 60550);
+    assert_int_equal(f.nurc, 1);
+    assert_string_equal(f.urcs[0].line, "+CMGS: 47");
     fx_free(&f);
 }
 
