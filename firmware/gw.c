@@ -9,16 +9,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <uv.h>
 
-struct gw {
-    uv_loop_t loop;
-    uv_signal_t sig_term, sig_int, sig_hup;
-    struct gw_opts opts;
-    struct sg_config *cfg;   /* owned; replaced on a good reload */
-    struct sglog *log;       /* not owned */
-    int lock_fd;             /* flock on <state_dir>/simgated.lock */
-};
+#include "drivers/base/sg_clock.h"
+#include "firmware/gw_int.h"
+
+
 
 /* mkdir -p with 0750 for the directories we create. */
 static int mkdir_p(const char *path, struct sg_err *err)
@@ -106,6 +103,198 @@ static void on_hup(uv_signal_t *h, int signum)
     reload(h->data);
 }
 
+
+/* ------------------------------------------------------------ engine */
+
+static void on_sched_timer(uv_timer_t *t)
+{
+    struct gw *gw = t->data;
+    sched_kick(gw->sched, sg_clock_wall_ms());
+}
+
+static void sched_arm(void *ud, sg_ms at)
+{
+    struct gw *gw = ud;
+    if (at == SG_MS_NEVER) {
+        uv_timer_stop(&gw->sched_timer);
+        return;
+    }
+    sg_ms now = sg_clock_wall_ms();
+    uv_timer_start(&gw->sched_timer, on_sched_timer, at > now ? (uint64_t)(at - now) : 0, 0);
+}
+
+static int sched_send(void *ud, size_t slot, int64_t msg_id, int seq, int tpdu_len, const char *hex)
+{
+    return gw_port_send(ud, slot, msg_id, seq, tpdu_len, hex);
+}
+
+static void sched_ack(void *ud, size_t slot, int index)
+{
+    gw_port_ack(ud, slot, index);
+}
+
+static uint32_t sched_random(void *ud)
+{
+    (void)ud;
+    return randombytes_random();
+}
+
+/* Runs after each round of I/O: every submit read this turn is committed in
+ * one transaction, then the scheduler sees the new messages. */
+static void on_flush(uv_check_t *h)
+{
+    struct gw *gw = h->data;
+    int n = api_flush(gw->api);
+    if (n > 0)
+        sched_kick(gw->sched, sg_clock_wall_ms());
+}
+
+static void on_events(void *ud, int64_t last_seq)
+{
+    struct gw *gw = ud;
+    if (gw->api)
+        api_notify_events(gw->api, last_seq);
+}
+
+#define PURGE_BATCH 500
+#define PURGE_IDLE_MS (60 * 1000)
+#define PURGE_BUSY_MS 1000
+
+/* Retention runs off the hot path: one small batch per tick, faster while
+ * there is a backlog to delete. */
+static void on_purge(uv_timer_t *t)
+{
+    struct gw *gw = t->data;
+    struct sg_err err;
+    sg_ms max_age = (sg_ms)gw->cfg->retention_days * 86400 * 1000;
+    int n = store_purge(gw->store, sg_clock_wall_ms(), max_age, PURGE_BATCH, &err);
+    if (n < 0)
+        log_warnx(gw->log, "event=purge result=failed reason=\"%s\"", err.msg);
+    else if (n > 0)
+        log_debug(gw->log, "event=purge rows=%d", n);
+    uv_timer_start(t, on_purge, n >= PURGE_BATCH ? PURGE_BUSY_MS : PURGE_IDLE_MS, 0);
+}
+
+static void queue_opts_from_cfg(const struct sg_config *c, struct queue_opts *q)
+{
+    memset(q, 0, sizeof(*q));
+    snprintf(q->default_cc, sizeof(q->default_cc), "%s", c->default_cc);
+    for (int p = 0; p < STORE_PRIO_COUNT; p++) {
+        q->ttl_default_ms[p] = (sg_ms)c->queue.ttl_s[p] * 1000;
+        q->recover[p] = c->queue.recover_retry[p] ? QUEUE_RECOVER_RETRY : QUEUE_RECOVER_UNKNOWN;
+    }
+    q->ttl_max_ms = (sg_ms)c->queue.max_ttl_s * 1000;
+    q->max_parts = (unsigned)c->queue.max_parts;
+    /* The SMSC drops a message its TTL has passed too: an OTP stuck in the
+     * network must not arrive stale either. */
+    q->validity_from_ttl = true;
+}
+
+static int sims_from_cfg(struct gw *gw, struct sg_err *err)
+{
+    const struct sg_config *c = gw->cfg;
+    if (c->nsims == 0)
+        return 0;
+    gw->sims = calloc(c->nsims, sizeof(*gw->sims));
+    if (!gw->sims)
+        return sg_errf(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->nsims; i++) {
+        const struct cfg_sim *cs = &c->sims[i];
+        struct sched_sim_cfg *s = &gw->sims[i];
+        snprintf(s->iccid, sizeof(s->iccid), "%s", cs->iccid);
+        snprintf(s->label, sizeof(s->label), "%s", cs->label);
+        snprintf(s->msisdn, sizeof(s->msisdn), "%s", cs->msisdn);
+        s->enabled = cs->enabled;
+        s->limits = (struct bucket_limits){.rate_per_min = cs->rate_per_min, .burst = cs->burst,
+                                           .daily = cs->daily, .monthly = cs->monthly};
+        s->n_allow = cs->n_allow;
+        s->n_deny = cs->n_deny;
+        for (size_t k = 0; k < cs->n_allow; k++)
+            snprintf(s->allow[k], sizeof(s->allow[k]), "%s", cs->allow[k]);
+        for (size_t k = 0; k < cs->n_deny; k++)
+            snprintf(s->deny[k], sizeof(s->deny[k]), "%s", cs->deny[k]);
+    }
+    return 0;
+}
+
+static int engine_start(struct gw *gw, struct sg_err *err)
+{
+    const struct sg_config *c = gw->cfg;
+    int rc = store_open(&gw->store, c->state_dir, NULL, err);
+    if (rc)
+        return rc;
+    store_set_event_hook(gw->store, on_events, gw);
+    struct queue_opts qo;
+    queue_opts_from_cfg(c, &qo);
+    rc = queue_open(&gw->queue, gw->store, &qo, err);
+    if (rc)
+        return rc;
+    rc = sims_from_cfg(gw, err);
+    if (rc)
+        return rc;
+
+    struct sched_opts so = {
+        .queue = gw->queue,
+        .store = gw->store,
+        .log = gw->log,
+        .default_cc = c->default_cc,
+        .sticky_window_ms = (sg_ms)c->routing.sticky_window_s * 1000,
+        .dlr_window_ms = (sg_ms)c->routing.dlr_window_s * 1000,
+        .reasm_timeout_ms = (sg_ms)c->reassembly_timeout_s * 1000,
+        .unknown_sims_enabled = c->routing.unknown_sims,
+        .sims = gw->sims,
+        .nsims = c->nsims,
+        .nslots = c->nmodems,
+        .slot_ids = gw->slot_ids,
+    };
+    retry_policy_default(&so.retry);
+    for (int p = 0; p < STORE_PRIO_COUNT; p++) {
+        so.retry.max_attempts[p] = (unsigned)c->queue.attempts[p];
+        so.retry.recover[p] = c->queue.recover_retry[p] ? RETRY_RECOVER_RESEND
+                                                        : RETRY_RECOVER_MARK_UNKNOWN;
+    }
+    breaker_cfg_default(&so.breaker);
+    so.breaker.threshold = (unsigned)c->routing.breaker_threshold;
+    so.breaker.cooldown_ms = (sg_ms)c->routing.breaker_cooldown_s * 1000;
+    for (size_t i = 0; i < c->nmodems; i++)
+        gw->slot_ids[i] = c->modems[i].id;
+    static const struct sched_ops ops = {
+        .send_pdu = sched_send, .ack_stored = sched_ack, .arm = sched_arm, .random = sched_random};
+    uv_timer_init(&gw->loop, &gw->sched_timer);
+    gw->sched_timer.data = gw;
+    rc = sched_new(&so, &ops, gw, &gw->sched, err);
+    if (rc)
+        return rc;
+    rc = sched_recover(gw->sched, sg_clock_wall_ms(), err);
+    if (rc)
+        return rc;
+
+    struct api_opts ao = {
+        .socket_path = c->api.socket,
+        .socket_mode = (unsigned)c->api.socket_mode,
+        .socket_group = c->api.group,
+        .tcp_listen = "",
+        .default_cc = c->default_cc,
+    };
+    struct api_provider prov;
+    gw_provider(gw, &prov);
+    rc = api_new(&gw->loop, &ao, gw->log, gw->queue, gw->store, &prov, &gw->api, err);
+    if (rc)
+        return rc;
+    uv_check_init(&gw->loop, &gw->flush);
+    gw->flush.data = gw;
+    uv_check_start(&gw->flush, on_flush);
+    uv_timer_init(&gw->loop, &gw->purge_timer);
+    gw->purge_timer.data = gw;
+    uv_timer_start(&gw->purge_timer, on_purge, PURGE_BUSY_MS, 0);
+
+    rc = gw_ports_start(gw, err);
+    if (rc)
+        return rc;
+    sched_kick(gw->sched, sg_clock_wall_ms());
+    return 0;
+}
+
 int gw_new(const struct gw_opts *opts, struct sg_config *cfg, struct sglog *log, struct gw **out,
            struct sg_err *err)
 {
@@ -125,9 +314,17 @@ int gw_new(const struct gw_opts *opts, struct sg_config *cfg, struct sglog *log,
         free(gw);
         return sg_errf(err, -EIO, "uv_loop_init: %s", uv_strerror(rc));
     }
+    if (sodium_init() < 0) {
+        cfg_free(cfg);
+        uv_loop_close(&gw->loop);
+        free(gw);
+        return sg_errf(err, -EIO, "libsodium failed to initialise");
+    }
     rc = mkdir_p(cfg->state_dir, err);
     if (!rc)
         rc = lock_state_dir(gw, err);
+    if (!rc)
+        rc = engine_start(gw, err);
     if (rc) {
         gw_free(gw);
         return rc;
@@ -171,6 +368,13 @@ void gw_free(struct gw *gw)
 {
     if (!gw)
         return;
+    /* The API first: it answers pending submits from the store it still has. */
+    api_free(gw->api);
+    gw_ports_free(gw);
+    sched_free(gw->sched);
+    queue_close(gw->queue);
+    store_close(gw->store);
+    free(gw->sims);
     uv_walk(&gw->loop, close_walk, NULL);
     uv_run(&gw->loop, UV_RUN_DEFAULT);
     uv_loop_close(&gw->loop);

@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sodium.h>
+
+#include "drivers/gsm/pdu.h"
+#include "firmware/dlr.h"
 #include "firmware/msisdn.h"
+#include "firmware/reasm.h"
 #include "firmware/route.h"
 
 /* One message on its way through one modem: every part, in order. */
@@ -58,6 +64,9 @@ struct sched {
     struct sim sims[SCHED_SIMS_MAX];
     struct excl excl[SCHED_EXCL_MAX];
     struct route_sticky *sticky;
+    struct reasm *reasm;                   /* open inbound multipart sets; parts are in the store */
+    struct pdu_decoded pdu;                /* scratch: one decoded PDU */
+    struct store_inbound in;               /* scratch: one inbound row */
     struct store_msg msg;                  /* scratch: one message row (8 KiB of text) */
     bool in_kick;                          /* a send_done inside a kick must not recurse */
     bool kick_again;
@@ -263,6 +272,7 @@ static int collect_part(void *ud, const struct store_part *p)
 }
 
 static void job_fail(struct sched *s, size_t slot, const struct modem_send_result *r, sg_ms now);
+static void release_expired_sets(struct sched *s, sg_ms now);
 
 static void send_current_part(struct sched *s, size_t slot, sg_ms now)
 {
@@ -373,6 +383,9 @@ static void dispatch(struct sched *s, sg_ms now)
     sg_ms next;
     if (queue_next_wakeup(s->o.queue, &next, &err) == 0 && next < wake)
         wake = next;
+    next = reasm_next_deadline(s->reasm);
+    if (next < wake)
+        wake = next;
     /* With every modem busy a due message waits for a free modem, not for a
      * timer: don't spin on a time already past. */
     if (wake <= now)
@@ -389,6 +402,7 @@ void sched_kick(struct sched *s, sg_ms now)
     s->in_kick = true;
     do {
         s->kick_again = false;
+        release_expired_sets(s, now);
         dispatch(s, now);
     } while (s->kick_again);
     s->in_kick = false;
@@ -558,6 +572,289 @@ void sched_send_done(struct sched *s, size_t slot, const struct modem_send_resul
     job_done(s, slot, now);
 }
 
+/* ------------------------------------------------------------ reports */
+
+struct mr_cands {
+    size_t n;
+    struct dlr_part p[16];
+    char to[16][STORE_TO_MAX];
+    char iccid[16][STORE_ICCID_MAX];
+};
+
+static int collect_mr(void *ud, const struct store_part *p, const char *to, enum store_state st)
+{
+    (void)st;
+    struct mr_cands *c = ud;
+    if (c->n >= 16)
+        return 1; /* newest first: older sends with the same MR are far less likely */
+    size_t i = c->n++;
+    snprintf(c->to[i], sizeof(c->to[i]), "%s", to);
+    snprintf(c->iccid[i], sizeof(c->iccid[i]), "%s", p->iccid);
+    c->p[i] = (struct dlr_part){.msg_id = p->msg_id, .part_no = (unsigned)p->seq,
+                                .iccid = c->iccid[i], .mr = (uint8_t)p->mr,
+                                .recipient = c->to[i], .sent_at = p->sent_at};
+    return 0;
+}
+
+static const char *slot_iccid(const struct sched *s, size_t slot)
+{
+    const struct slot *sl = &s->slots[slot];
+    return sl->sim >= 0 ? s->sims[sl->sim].iccid : "";
+}
+
+void sched_report(struct sched *s, size_t slot, int index, const char *pdu_hex, int tpdu_len,
+                  sg_ms now)
+{
+    if (slot >= s->o.nslots)
+        return;
+    struct sg_err err;
+    const char *modem = s->slots[slot].id;
+    if (pdu_decode_hex(pdu_hex, strlen(pdu_hex), PDU_DIR_IN, tpdu_len, &s->pdu, &err) != 0 ||
+        s->pdu.type != PDU_STATUS_REPORT) {
+        /* Nothing to match; keeping it on the SIM would fill the storage. */
+        log_warnx(s->o.log, "event=report modem=%s result=undecodable reason=\"%s\"", modem,
+                  s->pdu.type != PDU_STATUS_REPORT ? "not a status report" : err.msg);
+        if (index >= 0)
+            s->ops.ack_stored(s->ud, slot, index);
+        return;
+    }
+    struct mr_cands *c = calloc(1, sizeof(*c));
+    if (!c)
+        return; /* left on the SIM; read again at the next start */
+    const char *iccid = slot_iccid(s, slot);
+    int rc = store_parts_by_mr(s->o.store, iccid, s->pdu.mr, now - s->o.dlr_window_ms, collect_mr,
+                               c, &err);
+    struct dlr_report rep = {.iccid = iccid, .mr = s->pdu.mr, .recipient = s->pdu.number,
+                             .toa = s->pdu.toa, .at = now};
+    int hit = rc < 0 ? -1 : dlr_match(c->p, c->n, &rep, s->o.dlr_window_ms, s->o.default_cc);
+    char masked[MSISDN_MASK_BUF];
+    if (hit < 0) {
+        log_info(s->o.log, "event=report modem=%s mr=%d to=%s st=0x%02x result=unmatched", modem,
+                 s->pdu.mr, msisdn_mask(s->pdu.number, masked), s->pdu.st);
+    } else {
+        rc = queue_part_dlr(s->o.queue, c->p[hit].msg_id, (int)c->p[hit].part_no, s->pdu.st, now,
+                            &err);
+        if (rc < 0 && store_err_unavailable(rc)) {
+            /* Not recorded: leave it on the SIM so it is read again. */
+            log_err(s->o.log, "event=report msg=%lld result=store-failed reason=\"%s\"",
+                    (long long)c->p[hit].msg_id, err.msg);
+            free(c);
+            return;
+        }
+        log_info(s->o.log, "event=report msg=%lld part=%u modem=%s mr=%d st=0x%02x state=%s",
+                 (long long)c->p[hit].msg_id, c->p[hit].part_no, modem, s->pdu.mr, s->pdu.st,
+                 rc >= 0 ? store_state_name((enum store_state)rc) : "?");
+    }
+    free(c);
+    if (index >= 0)
+        s->ops.ack_stored(s->ud, slot, index);
+}
+
+/* ------------------------------------------------------------ inbound */
+
+/* Durable duplicate key: the same SIM, sender, SMSC time stamp, part and
+ * text is the network delivering the same message twice (REFERENCE §3). */
+static void dedupe_key(const char *iccid, const struct pdu_decoded *d, char out[STORE_HASH_MAX + 1])
+{
+    crypto_generichash_state st;
+    unsigned char h[16];
+    char head[160];
+    int n = snprintf(head, sizeof(head), "%s|%s|%lld|%d|%d|%d|", iccid, d->number,
+                     (long long)pdu_time_utc_ms(&d->scts), d->udh.concat ? d->udh.ref : -1,
+                     d->udh.concat ? d->udh.total : 1, d->udh.concat ? d->udh.seq : 1);
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)head, (size_t)n);
+    crypto_generichash_update(&st, (const unsigned char *)d->text, d->text_len);
+    crypto_generichash_final(&st, h, sizeof(h));
+    sodium_bin2hex(out, STORE_HASH_MAX + 1, h, sizeof(h));
+}
+
+/* The "inbound" event: who, what, when (the API and webhooks carry it). */
+static char *inbound_event(const struct store_inbound *in, int64_t id_hint)
+{
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s}", "from", in->from, "text", in->text,
+                          "received_at", (json_int_t)in->received_at, "modem", in->modem, "iccid",
+                          in->iccid);
+    if (!o)
+        return NULL;
+    if (in->concat_total > 1)
+        json_object_set_new(o, "parts", json_integer(in->concat_total));
+    if (id_hint > 0)
+        json_object_set_new(o, "part_id", json_integer(id_hint));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void release_set(struct sched *s, struct reasm_set *set, sg_ms now)
+{
+    struct sg_err err;
+    for (unsigned i = 0; i < set->n; i++) {
+        memset(&s->in, 0, sizeof(s->in));
+        snprintf(s->in.from, sizeof(s->in.from), "%s", set->originator);
+        snprintf(s->in.text, sizeof(s->in.text), "%s", set->piece[i].text);
+        snprintf(s->in.iccid, sizeof(s->in.iccid), "%s", set->sim);
+        s->in.received_at = set->piece[i].at;
+        s->in.concat_total = set->total;
+        char *ev = inbound_event(&s->in, set->piece[i].id);
+        if (store_inbound_release(s->o.store, set->piece[i].id, ev ? ev : "{}", now, &err) != 0)
+            log_warnx(s->o.log, "event=inbound-release id=%lld result=failed reason=\"%s\"",
+                      (long long)set->piece[i].id, err.msg);
+        free(ev);
+    }
+    log_info(s->o.log, "event=inbound-incomplete parts=%u/%u ref=%u result=kept-as-parts", set->n,
+             set->total, set->ref);
+    reasm_set_free(set);
+}
+
+static void release_expired_sets(struct sched *s, sg_ms now)
+{
+    struct reasm_set *set;
+    while ((set = reasm_next_expired(s->reasm, now)) != NULL)
+        release_set(s, set, now);
+}
+
+static void assemble_set(struct sched *s, struct reasm_set *set, const char *group, sg_ms now)
+{
+    struct sg_err err;
+    memset(&s->in, 0, sizeof(s->in));
+    snprintf(s->in.from, sizeof(s->in.from), "%s", set->originator);
+    snprintf(s->in.text, sizeof(s->in.text), "%s", set->text);
+    snprintf(s->in.iccid, sizeof(s->in.iccid), "%s", set->sim);
+    snprintf(s->in.group, sizeof(s->in.group), "%s", group);
+    s->in.received_at = set->last_at;
+    s->in.concat_ref = set->ref;
+    s->in.concat_total = set->total;
+    s->in.concat_seq = 0;
+    s->in.complete = STORE_IN_COMPLETE;
+    char *ev = inbound_event(&s->in, 0);
+    int64_t id = 0;
+    if (store_inbound_assemble(s->o.store, group, &s->in, ev ? ev : "{}", now, &id, &err) != 0)
+        log_err(s->o.log, "event=inbound-assemble result=failed reason=\"%s\"", err.msg);
+    else
+        log_info(s->o.log, "event=inbound id=%lld parts=%u", (long long)id, set->total);
+    free(ev);
+    reasm_set_free(set);
+}
+
+static void group_key(const char *iccid, const struct pdu_decoded *d, char out[STORE_GROUP_MAX])
+{
+    snprintf(out, STORE_GROUP_MAX, "%s|%s|%u|%u", iccid, d->number, d->udh.ref, d->udh.total);
+}
+
+void sched_inbound(struct sched *s, size_t slot, int index, const char *pdu_hex, int tpdu_len,
+                   sg_ms now)
+{
+    if (slot >= s->o.nslots)
+        return;
+    struct sg_err err;
+    const char *iccid = slot_iccid(s, slot);
+    struct store_inbound *in = &s->in;
+    memset(in, 0, sizeof(*in));
+    snprintf(in->iccid, sizeof(in->iccid), "%s", iccid);
+    snprintf(in->modem, sizeof(in->modem), "%s", s->slots[slot].id);
+    snprintf(in->pdu, sizeof(in->pdu), "%s", pdu_hex);
+    in->received_at = now;
+    in->concat_ref = -1;
+    in->concat_total = 1;
+    in->concat_seq = 1;
+    in->complete = STORE_IN_COMPLETE;
+
+    struct pdu_decoded *d = &s->pdu;
+    bool decoded = pdu_decode_hex(pdu_hex, strlen(pdu_hex), PDU_DIR_IN, tpdu_len, d, &err) == 0 &&
+                   d->type == PDU_DELIVER;
+    bool part = false;
+    if (decoded) {
+        snprintf(in->from, sizeof(in->from), "%s", d->number);
+        snprintf(in->text, sizeof(in->text), "%s", d->text);
+        in->smsc_ts = d->has_scts ? pdu_time_utc_ms(&d->scts) : 0;
+        dedupe_key(iccid, d, in->dedupe);
+        if (d->udh.concat && d->udh.total > 1) {
+            part = true;
+            in->concat_ref = d->udh.ref;
+            in->concat_total = d->udh.total;
+            in->concat_seq = d->udh.seq;
+            in->complete = STORE_IN_PART;
+            group_key(iccid, d, in->group);
+        }
+    } else {
+        /* Kept raw (text empty) so nothing the network sent is lost. */
+        log_warnx(s->o.log, "event=inbound modem=%s result=undecodable reason=\"%s\"",
+                  s->slots[slot].id, err.msg);
+    }
+    char *ev = part ? NULL : inbound_event(in, 0);
+    int64_t id = 0;
+    int rc = store_inbound_add(s->o.store, in, part ? NULL : (ev ? ev : "{}"), now, &id, &err);
+    free(ev);
+    if (rc == -EEXIST) {
+        log_info(s->o.log, "event=inbound modem=%s result=duplicate", s->slots[slot].id);
+    } else if (rc < 0) {
+        /* Not committed: leave it on the SIM, it is read again at start. */
+        log_err(s->o.log, "event=inbound modem=%s result=store-failed reason=\"%s\"",
+                s->slots[slot].id, err.msg);
+        return;
+    } else if (!part) {
+        char masked[MSISDN_MASK_BUF];
+        log_info(s->o.log, "event=inbound id=%lld modem=%s from=%s", (long long)id,
+                 s->slots[slot].id, msisdn_mask(in->from, masked));
+    }
+    if (index >= 0)
+        s->ops.ack_stored(s->ud, slot, index);
+    if (!part || rc != 0)
+        return;
+
+    char group[STORE_GROUP_MAX];
+    snprintf(group, sizeof(group), "%s", in->group);
+    struct reasm_part rp = {.sim = iccid, .originator = d->number, .ref = d->udh.ref,
+                            .total = d->udh.total, .seq = d->udh.seq, .text = d->text,
+                            .text_len = d->text_len, .id = id, .at = now};
+    struct reasm_set *done = NULL, *evicted = NULL;
+    enum reasm_result res = reasm_add(s->reasm, &rp, &done, &evicted, &err);
+    if (evicted)
+        release_set(s, evicted, now);
+    if (done) {
+        assemble_set(s, done, group, now);
+    } else if (res == REASM_TOO_BIG || res == REASM_INVALID || res == REASM_NOMEM) {
+        char *pev = inbound_event(in, id);
+        store_inbound_release(s->o.store, id, pev ? pev : "{}", now, &err);
+        free(pev);
+    }
+    sched_kick(s, now); /* re-arm for the set's timeout */
+}
+
+/* Sets still open when the daemon stopped are rebuilt from their stored
+ * parts, so a multipart message spanning a restart is still assembled. */
+struct reload {
+    struct sched *s;
+    int n;
+};
+
+static int reload_part(void *ud, const struct store_inbound *in)
+{
+    struct reload *r = ud;
+    struct reasm_part rp = {.sim = in->iccid, .originator = in->from,
+                            .ref = (uint16_t)in->concat_ref, .total = (uint8_t)in->concat_total,
+                            .seq = (uint8_t)in->concat_seq, .text = in->text,
+                            .text_len = strlen(in->text), .id = in->id, .at = in->received_at};
+    struct reasm_set *done = NULL, *evicted = NULL;
+    reasm_add(r->s->reasm, &rp, &done, &evicted, NULL);
+    if (evicted)
+        release_set(r->s, evicted, in->received_at);
+    if (done)
+        assemble_set(r->s, done, in->group, in->received_at);
+    r->n++;
+    return 0;
+}
+
+static int reload_group(void *ud, const char *group)
+{
+    struct reload *r = ud;
+    char g[STORE_GROUP_MAX];
+    snprintf(g, sizeof(g), "%s", group);
+    store_inbound_group(r->s->o.store, g, reload_part, r, NULL);
+    return 0;
+}
+
 /* ------------------------------------------------------------ slots */
 
 void sched_slot_ready(struct sched *s, size_t slot, bool ready, const char *iccid, sg_ms now)
@@ -614,6 +911,16 @@ int sched_new(const struct sched_opts *o, const struct sched_ops *ops, void *ud,
             return sg_errf(err, -ENOMEM, "sched: out of memory");
         }
     }
+    struct reasm_cfg rc;
+    reasm_cfg_default(&rc);
+    rc.timeout_ms = s->o.reasm_timeout_ms;
+    rc.max_total = STORE_PARTS_MAX * 16 > 255 ? 255 : STORE_PARTS_MAX * 16;
+    s->reasm = reasm_new(&rc);
+    if (!s->reasm) {
+        route_sticky_free(s->sticky);
+        free(s);
+        return sg_errf(err, -ENOMEM, "sched: out of memory");
+    }
     for (size_t i = 0; i < o->nslots; i++) {
         snprintf(s->slots[i].id, sizeof(s->slots[i].id), "%s", o->slot_ids[i]);
         s->slots[i].sim = -1;
@@ -627,6 +934,7 @@ void sched_free(struct sched *s)
     if (!s)
         return;
     route_sticky_free(s->sticky);
+    reasm_free(s->reasm);
     free(s);
 }
 
@@ -638,6 +946,12 @@ int sched_recover(struct sched *s, sg_ms now, struct sg_err *err)
         return rc;
     if (rec.requeued || rec.unknown)
         log_notice(s->o.log, "event=recover requeued=%d unknown=%d", rec.requeued, rec.unknown);
+    struct reload r = {.s = s};
+    rc = store_inbound_stale_groups(s->o.store, SG_MS_NEVER, reload_group, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r.n)
+        log_notice(s->o.log, "event=recover inbound_parts=%d", r.n);
     return 0;
 }
 
