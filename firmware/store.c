@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "firmware/store_schema.h"
@@ -1467,6 +1468,28 @@ static int inbound_insert(struct store *st, const struct store_inbound *in, int 
     return rc;
 }
 
+/* The inbound event names the row it is about: the caller could not know
+ * its id before the insert. Returns a malloc'd payload or NULL (use json). */
+static char *inbound_event(const char *json, int64_t id)
+{
+    json_t *o = json_loads(json && *json ? json : "{}", JSON_REJECT_DUPLICATES, NULL);
+    char *out = NULL;
+    if (o && json_is_object(o) && !json_object_get(o, "id") &&
+        json_object_set_new(o, "id", json_integer(id)) == 0)
+        out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+static int inbound_event_append(struct store *st, const char *json, int64_t id, sg_ms now,
+                                struct sg_err *err)
+{
+    char *with_id = inbound_event(json, id);
+    int rc = store_event_append(st, "inbound", 0, with_id ? with_id : json, now, NULL, err);
+    free(with_id);
+    return rc;
+}
+
 int store_inbound_add(struct store *st, const struct store_inbound *in, const char *event_json,
                       sg_ms now, int64_t *id, struct sg_err *err)
 {
@@ -1476,7 +1499,7 @@ int store_inbound_add(struct store *st, const struct store_inbound *in, const ch
         return rc;
     rc = inbound_insert(st, in, in->complete, &rowid, err);
     if (rc == 0 && event_json)
-        rc = store_event_append(st, "inbound", 0, event_json, now, NULL, err);
+        rc = inbound_event_append(st, event_json, rowid, now, err);
     rc = finish(st, rc, err);
     if (rc == 0 && id)
         *id = rowid;
@@ -1551,7 +1574,7 @@ int store_inbound_assemble(struct store *st, const char *group, const struct sto
     if (rc == 0)
         rc = inbound_insert(st, whole, STORE_IN_COMPLETE, &rowid, err);
     if (rc == 0)
-        rc = store_event_append(st, "inbound", 0, event_json, now, NULL, err);
+        rc = inbound_event_append(st, event_json, rowid, now, err);
     rc = finish(st, rc, err);
     if (rc == 0 && id)
         *id = rowid;
@@ -1572,7 +1595,7 @@ int store_inbound_release(struct store *st, int64_t id, const char *event_json, 
     if (rc == 0 && sqlite3_changes(st->db) != 1)
         rc = sg_errf(err, -ENOENT, "store: no pending inbound part %lld", (long long)id);
     if (rc == 0)
-        rc = store_event_append(st, "inbound", 0, event_json, now, NULL, err);
+        rc = inbound_event_append(st, event_json, id, now, err);
     return finish(st, rc, err);
 }
 

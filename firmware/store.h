@@ -377,7 +377,9 @@ int store_sim_list(struct store *st, store_sim_cb cb, void *ud, struct sg_err *e
 /* ------------------------------------------------------------ inbound */
 /*
  * Inserts a received PDU (or a whole single message); when event_json is not
- * NULL an "inbound" event is appended in the same transaction. -EEXIST when
+ * NULL an "inbound" event is appended in the same transaction. The store adds
+ * "id": <inbound row id> to every inbound event's payload (a JSON object)
+ * unless it has one (also for assemble and release). -EEXIST when
  * in->dedupe matches a stored row (the network re-delivered it): nothing is
  * written. *id may be NULL.
  */

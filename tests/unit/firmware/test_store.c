@@ -660,6 +660,14 @@ static void test_inbound_duplicates_and_reassembly_bookkeeping(void **state)
     assert_int_equal(store_inbound_release(fx->st, id, "{}", T0, &err), 0);
     assert_int_equal(store_inbound_release(fx->st, id, "{}", T0, &err), -ENOENT);
     assert_int_equal(sql_int(fx->dir, "SELECT COUNT(*) FROM events WHERE type='inbound'"), 3);
+    /* each inbound event names its row */
+    assert_int_equal(sql_int(fx->dir, "SELECT COUNT(*) FROM events WHERE type='inbound' AND"
+                                      " json_extract(payload, '$.id') IN (SELECT id FROM inbound"
+                                      " WHERE complete = 1)"),
+                     3);
+    assert_int_equal(sql_int(fx->dir, "SELECT json_extract(payload, '$.text') = 'STOP' FROM events"
+                                      " WHERE type='inbound' ORDER BY seq LIMIT 1"),
+                     1);   /* the caller's fields are kept */
 }
 
 int main(void)
