@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "host-tools/modemsim/ms_int.h"
@@ -438,6 +439,16 @@ static enum res c_cesq(struct ms_modem *m, const struct req *r, struct out *o, s
     return R_OK;
 }
 
+static enum res c_cgatt(struct ms_modem *m, const struct req *r, struct out *o, sg_ms now)
+{
+    (void)now;
+    if (r->type == REQ_READ)
+        line(o, "+CGATT: %d", m->reg_stat == 1 || m->reg_stat == 5);
+    else if (r->type == REQ_TEST)
+        line(o, "+CGATT: (0,1)");
+    return R_OK;
+}
+
 static enum res c_cops(struct ms_modem *m, const struct req *r, struct out *o, sg_ms now)
 {
     bool reg = m->reg_stat == 1 || m->reg_stat == 5;
@@ -475,26 +486,18 @@ static enum res c_cops(struct ms_modem *m, const struct req *r, struct out *o, s
 
 /* ------------------------------------------------------------ SMS settings */
 
-static bool mem_ok(const struct ms_modem *m, const char *name)
-{
-    for (size_t i = 0; i < 4 && m->prof->mems[i]; i++)
-        if (strcasecmp(name, m->prof->mems[i]) == 0)
-            return true;
-    return false;
-}
-
 /*
  * AT+CPMS="SM","SM","SM" -> +CPMS: 0,30,0,30,0,30
  * AT+CPMS? -> +CPMS: "SM",0,30,"SM",0,30,"SM",0,30
- * All names share one store here (a simplification: real modems keep SM and
- * ME apart).
+ * Each memory name is a storage of its own: gammu reads SM and ME in turn
+ * and would see every message twice otherwise.
  */
 static enum res c_cpms(struct ms_modem *m, const struct req *r, struct out *o, sg_ms now)
 {
     (void)now;
-    int used = ms_sms_used(m), total = m->prof->mem_total;
+    int total = m->prof->mem_total;
     char list[48] = "";
-    for (size_t i = 0; i < 4 && m->prof->mems[i]; i++) {
+    for (size_t i = 0; i < MS_MEMS_MAX && m->prof->mems[i]; i++) {
         size_t l = strlen(list);
         snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? "," : "", m->prof->mems[i]);
     }
@@ -502,15 +505,23 @@ static enum res c_cpms(struct ms_modem *m, const struct req *r, struct out *o, s
     case REQ_TEST: line(o, "+CPMS: (%s),(%s),(%s)", list, list, list); return R_OK;
     case REQ_EXEC: return cms(o, 302);
     case REQ_READ:
-        line(o, "+CPMS: \"%s\",%d,%d,\"%s\",%d,%d,\"%s\",%d,%d", m->prof->mem, used, total,
-             m->prof->mem, used, total, m->prof->mem, used, total);
+        line(o, "+CPMS: \"%s\",%d,%d,\"%s\",%d,%d,\"%s\",%d,%d", m->prof->mems[m->mem[0]],
+             ms_sms_used(m, m->mem[0]), total, m->prof->mems[m->mem[1]], ms_sms_used(m, m->mem[1]),
+             total, m->prof->mems[m->mem[2]], ms_sms_used(m, m->mem[2]), total);
         return R_OK;
     case REQ_SET: break;
     }
-    for (int i = 0; i < r->argc && i < 3; i++)
-        if (r->argv[i][0] && !mem_ok(m, r->argv[i]))
+    int sel[3] = {m->mem[0], m->mem[1], m->mem[2]};
+    for (int i = 0; i < r->argc && i < 3; i++) {
+        if (!r->argv[i][0])
+            continue;
+        sel[i] = ms_mem_find(m, r->argv[i]);
+        if (sel[i] < 0)
             return cms(o, 302);
-    line(o, "+CPMS: %d,%d,%d,%d,%d,%d", used, total, used, total, used, total);
+    }
+    memcpy(m->mem, sel, sizeof(sel));
+    line(o, "+CPMS: %d,%d,%d,%d,%d,%d", ms_sms_used(m, sel[0]), total, ms_sms_used(m, sel[1]),
+         total, ms_sms_used(m, sel[2]), total);
     return R_OK;
 }
 
@@ -623,7 +634,7 @@ static struct ms_slot *slot_at(struct ms_modem *m, int idx)
     int i = idx - m->prof->idx_base;
     if (i < 0 || i >= m->prof->mem_total)
         return NULL;
-    return &m->store[i];
+    return &m->store[m->mem[0]][i];
 }
 
 /* AT+CMGR=<index> -> +CMGR: <stat>,[<alpha>],<length> CR LF <pdu> */
@@ -659,7 +670,7 @@ static enum res c_cmgl(struct ms_modem *m, const struct req *r, struct out *o, s
     if (st < 0 || st > 4)
         return cms(o, 302);
     for (int i = 0; i < m->prof->mem_total; i++) {
-        struct ms_slot *s = &m->store[i];
+        struct ms_slot *s = &m->store[m->mem[0]][i];
         if (!s->used || (st != 4 && s->stat != st))
             continue;
         line(o, "+CMGL: %d,%d,%s,%d", i + m->prof->idx_base, s->stat, m->prof->cmt_alpha, s->len);
@@ -692,7 +703,7 @@ static enum res c_cmgd(struct ms_modem *m, const struct req *r, struct out *o, s
         return R_OK;
     }
     for (int i = 0; i < m->prof->mem_total; i++) {
-        struct ms_slot *s = &m->store[i];
+        struct ms_slot *s = &m->store[m->mem[0]][i];
         if (flag == 4 || (s->stat == 1) || (flag >= 2 && s->stat == 3) || (flag >= 3 && s->stat == 2))
             s->used = false;
     }
@@ -752,7 +763,10 @@ static const struct cmd cmds[] = {
     {"CESQ", MS_P_SIM7600 | MS_P_EC25, N_NONE, c_cesq},
     {"COPS", MS_P_ALL, N_NONE, c_cops},
     {"CFUN", MS_P_ALL, N_NONE, c_cfun},
+    {"CGATT", MS_P_ALL, N_NONE, c_cgatt},
+    {"CUSD", MS_P_ALL, N_NONE, c_ok},
     {"^CURC", MS_P_HUAWEI, N_NONE, c_curc},
+    {"^PORTSEL", MS_P_HUAWEI, N_NONE, c_ok}, /* gammu's Huawei init sends ^PORTSEL=1 */
     {"CSCS", MS_P_ALL, N_NONE, c_cscs},
     {"CPMS", MS_P_ALL, N_SMS, c_cpms},
     {"CNMI", MS_P_ALL, N_NONE, c_cnmi},
@@ -1003,7 +1017,8 @@ const char *ms_cmds_run(struct ms_modem *m, const char *cmd, struct ms_buf *repl
             struct req r;
             memset(&r, 0, sizeof(r));
             res = run_extended(m, &p, &o, &r, now);
-            snprintf(name, sizeof(name), "%s%s", r.name[0] == '^' ? "" : "+", r.name);
+            snprintf(name, sizeof(name), "%s%s", isalpha((unsigned char)r.name[0]) ? "+" : "",
+                     r.name);
         } else if (isalpha((unsigned char)*p) || *p == '&') {
             snprintf(name, sizeof(name), "%.2s", p);
             run_basic(m, &p, &o, &res);

@@ -116,8 +116,11 @@ struct ms_modem {
     sg_ms sr_delay_ms;
     int sr_status;
 
-    /* storage (the SIM keeps it across reboots) */
-    struct ms_slot store[MS_STORE_MAX];
+    /* storages, one per profile memory name (SIM and flash keep them across
+     * reboots); mem[0..2] are CPMS mem1 (read, list, delete), mem2 (write,
+     * send) and mem3 (receive), as indexes into prof->mems */
+    struct ms_slot store[MS_MEMS_MAX][MS_STORE_MAX];
+    int mem[3];
 
     /* CSMS=1 acknowledgement of direct deliveries */
     bool cnma_wait;
@@ -157,7 +160,10 @@ void ms_sms_pdu_byte(struct ms_modem *m, uint8_t c, sg_ms now);
 void ms_sms_status_due(struct ms_modem *m, const struct ms_timer *t, sg_ms now);
 void ms_sms_direct(struct ms_modem *m, const char *urc, sg_ms now);
 void ms_sms_cnma_timeout(struct ms_modem *m);
-int ms_sms_store(struct ms_modem *m, const char *hex, int len, int stat);  /* index or -1 */
-int ms_sms_used(const struct ms_modem *m);
+/* Stores into memory `mem` (index into prof->mems); returns the AT index or -1 when full. */
+int ms_sms_store(struct ms_modem *m, int mem, const char *hex, int len, int stat);
+int ms_sms_used(const struct ms_modem *m, int mem);
+/* Index of a memory name in prof->mems, or -1. */
+int ms_mem_find(const struct ms_modem *m, const char *name);
 
 #endif

@@ -217,6 +217,7 @@ void ms_reset_settings(struct ms_modem *m)
     memcpy(m->cnmi, cnmi_default, sizeof(m->cnmi));
     m->csms = 0;
     m->curc = true;
+    m->mem[0] = m->mem[1] = m->mem[2] = 0;
     snprintf(m->cscs, sizeof(m->cscs), "IRA");
 }
 
@@ -391,14 +392,14 @@ static void cmd_byte(struct ms_modem *m, uint8_t c, sg_ms now)
     if (m->prof->autobaud && !m->synced) {
         /* The rate detector locks on "AT" or "at"; everything before is
          * lost, and the AT itself is then taken as typed. */
-        bool is_t = (m->prev_in == 'A' && c == 'T') || (m->prev_in == 'a' && c == 't');
+        uint8_t prev = m->prev_in;
         m->prev_in = c;
-        if (!is_t)
+        if (!((prev == 'A' && c == 'T') || (prev == 'a' && c == 't')))
             return;
         m->synced = true;
-        m->line[0] = (char)m->prev_in;
+        m->line[0] = (char)prev;
         m->line_len = 1;
-        echo_byte(m, m->prev_in);
+        echo_byte(m, prev);
     }
     switch (c) {
     case '\r':
@@ -681,7 +682,7 @@ void ms_modem_view(const struct ms_modem *m, struct ms_state_view *v)
     v->rssi = m->rssi;
     v->cmee = m->cmee;
     v->mr_next = m->mr;
-    v->stored = ms_sms_used(m);
+    v->stored = ms_sms_used(m, m->mem[0]);
     v->cfun = m->cfun;
     v->echo = m->echo;
     v->booting = m->booting;

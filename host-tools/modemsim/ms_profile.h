@@ -30,6 +30,7 @@ struct ms_urc_step {
 
 #define MS_BOOT_STEPS_MAX 8
 #define MS_LIST_MAX 8
+#define MS_MEMS_MAX 3
 
 struct ms_profile {
     const char *name;
@@ -55,9 +56,8 @@ struct ms_profile {
     const char *prompt;        /* bytes sent after AT+CMGS=<n> */
     bool esc_ok;               /* ESC at the prompt answers OK (Quectel) */
     const char *cmt_alpha;     /* alpha field in +CMT/+CMGR/+CMGL: "" or "\"\"" */
-    const char *mem;           /* preferred storage name ("SM", "ME") */
-    const char *mems[4];       /* storage names CPMS accepts, NULL-ended */
-    int mem_total;             /* slots in the storage */
+    const char *mems[MS_MEMS_MAX]; /* storages, each separate; [0] is the default */
+    int mem_total;             /* slots in each storage */
     int idx_base;              /* first storage index: SIM800 counts from 1, the others from 0 */
     const char *cdsi_mem;      /* memory named in +CDSI */
     uint8_t mr_start;          /* first TP-MR handed out after boot */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "drivers/gsm/pdu.h"
 #include "host-tools/modemsim/ms_int.h"
@@ -14,18 +15,26 @@
 #define SUBMIT_TPDU_MIN 7
 #define SUBMIT_TPDU_MAX 164
 
-int ms_sms_used(const struct ms_modem *m)
+int ms_mem_find(const struct ms_modem *m, const char *name)
+{
+    for (int i = 0; i < MS_MEMS_MAX && m->prof->mems[i]; i++)
+        if (strcasecmp(name, m->prof->mems[i]) == 0)
+            return i;
+    return -1;
+}
+
+int ms_sms_used(const struct ms_modem *m, int mem)
 {
     int n = 0;
     for (int i = 0; i < m->prof->mem_total; i++)
-        n += m->store[i].used;
+        n += m->store[mem][i].used;
     return n;
 }
 
-int ms_sms_store(struct ms_modem *m, const char *hex, int len, int stat)
+int ms_sms_store(struct ms_modem *m, int mem, const char *hex, int len, int stat)
 {
     for (int i = 0; i < m->prof->mem_total; i++) {
-        struct ms_slot *s = &m->store[i];
+        struct ms_slot *s = &m->store[mem][i];
         if (s->used)
             continue;
         s->used = true;
@@ -201,7 +210,10 @@ static void deliver_report(struct ms_modem *m, const struct pdu_part *p, sg_ms n
         ms_sms_direct(m, urc, now);
         return;
     case 2: {
-        int idx = ms_sms_store(m, p->hex, (int)p->tpdu_len, 0);
+        int mem = ms_mem_find(m, m->prof->cdsi_mem);
+        if (mem < 0)
+            mem = m->mem[2];
+        int idx = ms_sms_store(m, mem, p->hex, (int)p->tpdu_len, 0);
         if (idx < 0) {
             m->stats.sms_dropped++;
             return;
@@ -279,7 +291,7 @@ int ms_modem_inject_sms(struct ms_modem *m, const char *from, const char *text,
             delivered++;
             continue;
         }
-        int idx = ms_sms_store(m, p->hex, (int)p->tpdu_len, 0);
+        int idx = ms_sms_store(m, m->mem[2], p->hex, (int)p->tpdu_len, 0);
         if (idx < 0) {
             m->stats.sms_dropped++;
             continue;
@@ -287,7 +299,7 @@ int ms_modem_inject_sms(struct ms_modem *m, const char *from, const char *text,
         m->stats.sms_stored++;
         delivered++;
         if (mode == MS_INJECT_STORED || m->cnmi[1] != 0) {
-            snprintf(urc, sizeof(urc), "+CMTI: \"%s\",%d", m->prof->mem, idx);
+            snprintf(urc, sizeof(urc), "+CMTI: \"%s\",%d", m->prof->mems[m->mem[2]], idx);
             ms_urc(m, urc);
         }
     }
