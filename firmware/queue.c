@@ -296,7 +296,7 @@ static int encode(struct queue *q, const struct queue_submit *s, const char *to,
         .ref = q->ref_next++,
         .text = {.max_parts = q->o.max_parts, .smart = s->smart_encoding},
     };
-    int n = pdu_encode_submit(to, s->text, s->text_len, &po, e->pdus, q->o.max_parts, &e->plan,
+    int n = pdu_encode_submit(to, s->text ? s->text : "", s->text_len, &po, e->pdus, q->o.max_parts, &e->plan,
                               err);
     if (n < 0)
         return n;
@@ -351,7 +351,10 @@ int queue_submit(struct queue *q, const struct queue_submit *s, sg_ms now, queue
     e->text[s->text_len] = '\0';
 
     char hash[STORE_HASH_MAX + 1];
-    param_hash(to, e->text, s->text_len, s->prio, ttl, s->status_report, s->smart_encoding, hash);
+    /* The TTL as requested (0 = default), so a replay still matches after
+     * the operator changed a default. */
+    param_hash(to, e->text, s->text_len, s->prio, s->ttl_ms, s->status_report, s->smart_encoding,
+               hash);
     const char *enc = smsenc_name(&e->plan.enc);
     char *json = queued_json(to, s->prio, nparts, enc, now + ttl);
     struct store_accept a = {

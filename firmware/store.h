@@ -61,7 +61,9 @@
 #define STORE_CAUSE_MAX 160       /* cause / last error text, NUL included (longer is cut) */
 #define STORE_EVTYPE_MAX 32       /* event type, NUL included */
 #define STORE_GROUP_MAX 96        /* inbound reassembly group key, NUL included */
-#define STORE_PENDING_MAX 4096    /* accepts waiting for store_flush(); beyond: -EBUSY */
+#define STORE_PENDING_MAX 1024    /* accepts waiting for store_flush(); beyond: -EBUSY.
+                                     Bounds pending memory (each holds its text and PDUs,
+                                     at most ~15 KiB) */
 #define STORE_IDEM_KEEP_MS (24LL * 3600 * 1000)  /* keys live at least this long */
 
 /* ------------------------------------------------------------ enums */

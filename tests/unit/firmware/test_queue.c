@@ -381,6 +381,24 @@ static void test_idempotency_same_key_same_or_other_parameters(void **state)
     assert_int_equal(sql_int(fx->dir, "SELECT COUNT(*) FROM messages"), 1);
 }
 
+static void test_idempotency_replay_survives_a_changed_default_ttl(void **state)
+{
+    struct fx *fx = *state;
+    struct queue_submit a = sub(TO, "Your code is 1234", STORE_PRIO_OTP);
+    a.idem_key = "order-43";
+    int64_t id = submit(fx, &a, T0);
+    fx_close(fx);
+    fx->o.ttl_default_ms[STORE_PRIO_OTP] = 120 * SEC;   /* operator edits the config */
+    fx_open(fx);
+    struct got g = {0};
+    struct sg_err err;
+    assert_int_equal(queue_submit(fx->q, &a, T0 + 5 * SEC, on_accept, &g, NULL, &err), 0);
+    assert_int_equal(queue_flush(fx->q, &err), 0);
+    assert_int_equal(g.r.rc, 0);
+    assert_true(g.r.replay);
+    assert_int_equal(g.r.id, id);
+}
+
 static void test_idempotency_key_kept_a_day_then_reusable(void **state)
 {
     struct fx *fx = *state;
@@ -972,6 +990,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_same_key_same_or_other_parameters, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_replay_survives_a_changed_default_ttl,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_key_kept_a_day_then_reusable, setup,
                                         teardown),
         cmocka_unit_test(test_transition_table),

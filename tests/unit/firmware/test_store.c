@@ -311,6 +311,23 @@ static void test_accept_over_caps_is_refused_before_queueing(void **state)
     assert_int_equal(store_pending(fx->st), 0);
 }
 
+static void test_pending_accepts_are_capped_until_the_flush(void **state)
+{
+    struct fx *fx = *state;
+    struct sg_err err;
+    struct got g = {0};
+    for (int i = 0; i < STORE_PENDING_MAX; i++) {
+        struct store_accept a = accept_of("+33612345678", "x", STORE_PRIO_BULK, NULL, T0);
+        assert_int_equal(store_accept_enqueue(fx->st, &a, on_accept, &g, &err), 0);
+    }
+    struct store_accept a = accept_of("+33612345678", "x", STORE_PRIO_BULK, NULL, T0);
+    assert_int_equal(store_accept_enqueue(fx->st, &a, on_accept, &g, &err), -EBUSY);
+    assert_int_equal(store_flush(fx->st, &err), STORE_PENDING_MAX);
+    assert_int_equal(g.calls, STORE_PENDING_MAX);
+    assert_int_equal(store_accept_enqueue(fx->st, &a, on_accept, &g, &err), 0);
+    assert_int_equal(store_flush(fx->st, &err), 1);
+}
+
 static void test_close_with_pending_accepts_fails_them(void **state)
 {
     struct fx *fx = *state;
@@ -684,6 +701,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_failed_commit_answers_every_accept_and_loses_nothing_older, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_over_caps_is_refused_before_queueing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pending_accepts_are_capped_until_the_flush, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_with_pending_accepts_fails_them, setup,
                                         teardown),
