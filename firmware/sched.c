@@ -410,8 +410,30 @@ void sched_kick(struct sched *s, sg_ms now)
 
 /* ------------------------------------------------------------ results */
 
+/*
+ * "Permanent" in TS 27.005 terms, but about this SIM, not the recipient:
+ * barring and unsubscribed facilities (8, 10, 29, 50, 69), operation not
+ * allowed (302), SIM absent/locked/broken (310-318), no SMSC (330). Another
+ * SIM can still deliver the message, so these move it on and count against
+ * the SIM's breaker. A +CME ERROR from AT+CMGS is always about the
+ * equipment or SIM, never the destination.
+ */
+static bool sim_scoped(const struct modem_send_result *r)
+{
+    static const int codes[] = {8, 10, 29, 50, 69, 302, 310, 311, 312, 313,
+                                315, 316, 317, 318, 330};
+    if (r->why && strcmp(r->why, "cme") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (r->code == codes[i])
+            return true;
+    return false;
+}
+
 static enum retry_class classify(const struct modem_send_result *r)
 {
+    if (r->cls == MODEM_ERR_PERMANENT && sim_scoped(r))
+        return RETRY_CLASS_SOON;
     switch (r->cls) {
     case MODEM_ERR_RETRY_NOW:
         return (r->why && strstr(r->why, "prompt")) ? RETRY_CLASS_TIMEOUT_BEFORE_PAYLOAD
