@@ -288,9 +288,9 @@ static int put_bcd(struct wbuf *w, const char *d, size_t n)
 /* SMSC field: length in octets (TOA included), "00" when none. */
 static int put_smsc(struct wbuf *w, const char *smsc, struct sg_err *err)
 {
-    const char *d;
-    size_t n;
-    uint8_t toa;
+    const char *d = NULL;
+    size_t n = 0;
+    uint8_t toa = 0;
     int rc;
 
     if (!smsc || !*smsc)
@@ -339,9 +339,9 @@ static int put_alnum(struct wbuf *w, const char *s, struct sg_err *err)
 static int put_address(struct wbuf *w, const char *num, bool allow_alnum, const char *what,
                        struct sg_err *err)
 {
-    const char *d;
-    size_t n;
-    uint8_t toa;
+    const char *d = NULL;
+    size_t n = 0;
+    uint8_t toa = 0;
     int rc;
 
     if (allow_alnum && num && *num) {
@@ -535,9 +535,9 @@ int pdu_encode_submit(const char *to, const char *utf8, size_t len,
         .smsc = o->smsc, .addr = to, .alnum_ok = false, .pid = o->pid, .flash = o->flash,
         .is_submit = true, .mr = o->mr, .vp = -1, .ref = o->ref,
     };
-    const char *d;
-    size_t n;
-    uint8_t toa;
+    const char *d = NULL;
+    size_t n = 0;
+    uint8_t toa = 0;
     int rc = parse_number(to, &d, &n, &toa, "destination", err);
 
     if (rc < 0)
@@ -1029,7 +1029,7 @@ int pdu_decode(const uint8_t *buf, size_t len, enum pdu_direction dir, int tpdu_
 int pdu_decode_hex(const char *hex, size_t hexlen, enum pdu_direction dir, int tpdu_len,
                    struct pdu_decoded *out, struct sg_err *err)
 {
-    uint8_t buf[PDU_OCTETS_MAX];
+    uint8_t buf[PDU_OCTETS_MAX] = {0};
     int n;
 
     while (hexlen > 0 && (*hex == ' ' || *hex == '\t' || *hex == '\r' || *hex == '\n')) {

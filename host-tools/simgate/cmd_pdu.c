@@ -354,7 +354,8 @@ static int encode_batch(const struct pdu_cli *c)
             int hi = hexval(line[i]), lo = hexval(line[i + 1]);
 
             ok = hi >= 0 && lo >= 0;
-            text[k++] = (char)(hi << 4 | lo);
+            if (ok)
+                text[k++] = (char)(hi << 4 | lo);
         }
         if (!ok) {
             print_json(json_pack("{s:s}", "error", "batch line is not hex"));
@@ -575,7 +576,7 @@ int cmd_pdu(int argc, char **argv)
         return SIMGATE_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-        if (strcmp(argv[1], subcommands[i].name))
+        if (strcmp(argv[1], subcommands[i].name) != 0)
             continue;
         int rc = parse_opts(argv[1], argc - 1, argv + 1, &c);
         if (rc < 0)
