@@ -274,18 +274,38 @@ static bool in_list(const char *const *list, const char *line, bool prefix)
     return false;
 }
 
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Octet at hex[2*i], or -1 past the end or on a non-hex digit. */
+static int hex_octet(const char *hex, size_t len, size_t i)
+{
+    if (2 * i + 1 >= len)
+        return -1;
+    int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 /* The MTI of a PDU as the modem hands it (SMSC field first): 0 DELIVER,
  * 2 STATUS-REPORT in the inbound direction; -1 if it is too short. */
 static int pdu_mti(const char *hex)
 {
-    unsigned smsc, fo;
-    if (!hex || sscanf(hex, "%2x", &smsc) != 1)
+    if (!hex)
         return -1;
-    if (strlen(hex) < 2 + 2 * (size_t)smsc + 2)
+    size_t len = strlen(hex);
+    int smsc = hex_octet(hex, len, 0);
+    if (smsc < 0)
         return -1;
-    if (sscanf(hex + 2 + 2 * smsc, "%2x", &fo) != 1)
-        return -1;
-    return (int)(fo & 3u);
+    int fo = hex_octet(hex, len, 1 + (size_t)smsc);
+    return fo < 0 ? -1 : fo & 3;
 }
 
 static bool busy_code(const struct at_result *r)
@@ -545,10 +565,11 @@ static void run_handler(struct modem *m, const struct modem_row *r, const struct
         break;
     }
     case MODEM_H_CNMI: {
-        /* AT+CNMI=<mode>,<mt>,<bm>,<ds>,<bfr>: ds 0 means no reports. */
-        int md, mt, bm, ds;
-        if (sscanf(r->cmd, "AT+CNMI=%d,%d,%d,%d", &md, &mt, &bm, &ds) == 4)
-            m->id.status_reports = ds != 0;
+        /* AT+CNMI=<mode>,<mt>,<bm>,<ds>,<bfr>: ds 0 means no reports. The
+         * rows are ours, so the form is fixed: one digit per field. */
+        const char *args = strchr(r->cmd, '=');
+        if (args && strlen(args) >= 8)
+            m->id.status_reports = args[7] != '0';
         logf_(m, MODEM_LOG_INFO, "event=cnmi cmd=%s", r->cmd);
         break;
     }
@@ -1555,6 +1576,13 @@ void modem_step(struct modem *m, const struct modem_event *ev, sg_ms now, struct
     m->out = out;
     m->now = now;
     m->gpio_status = ev->gpio_status;
+    if ((m->cfg.gpio_wired & GPIO_STATUS) && ev->gpio_status == 0 &&
+        (m->phase == PH_READY || m->phase == PH_REG_WAIT)) {
+        /* STATUS fell while the modem was up: it switched itself off (a
+         * SIM800 brown-out, a thermal shutdown). Only the power key helps. */
+        logf_(m, MODEM_LOG_WARN, "event=status-low");
+        start_recovery(m, "modem switched off (STATUS low)", MODEM_RUNG_POWER);
+    }
     switch (ev->type) {
     case MODEM_EV_START:
         if (m->phase == PH_IDLE || m->phase == PH_FAILED) {

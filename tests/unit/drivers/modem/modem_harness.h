@@ -383,6 +383,15 @@ static bool h_saw_state(const struct harness *h, enum modem_state s)
     return false;
 }
 
+static size_t h_find_state(const struct harness *h, enum modem_state s)
+{
+    for (size_t i = 0; i < h->nstates && i < H_MAXLOG; i++)
+        if (h->states[i] == s)
+            return i;
+    fail_msg("state %s never reached", modem_state_name(s));
+    return 0;
+}
+
 static bool h_recovered(struct harness *h)
 {
     return h_is_ready(h) && h_saw_state(h, MODEM_RECOVERING);

@@ -685,6 +685,32 @@ static void test_recovery_gpio_power_cycle(void **state)
     h_free(&h);
 }
 
+static void test_recovery_status_low(void **state)
+{
+    (void)state;
+    /* SIM800 brown-out: STATUS falls while ready; straight to the power key. */
+    struct harness h;
+    h_init(&h, modem_vendor_by_name("sim800"), NULL);
+    h_gpio(&h, true);
+    h.tables[0] = sim800;
+    h.tables[1] = common;
+    h_start(&h);
+    h_run(&h, 60000, h_is_ready);
+    sg_ms t_off = h.now + 5000;
+    gpio_script_status(h.g, t_off, false);
+    h.powered = false;
+    h_run(&h, h.now + 5 * 60 * 1000, h_recovered);
+    assert_int_equal(modem_state(h.m), MODEM_READY);
+    assert_non_null(strstr(h.reasons[h_find_state(&h, MODEM_RECOVERING)], "STATUS low"));
+    assert_int_equal(h_find_log(&h, "step=resync", 0), -1);
+    size_t n;
+    const struct gpio_trace_entry *tr = gpio_trace(h.g, &n);
+    /* already off: no off pulse, only the on pulse */
+    assert_int_equal(n, 2);
+    assert_true(tr[0].asserted && tr[0].at >= t_off + MODEM_BACKOFF_POWER_MS);
+    h_free(&h);
+}
+
 static void test_recovery_power_on_at_start(void **state)
 {
     (void)state;
@@ -812,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_recovery_cfun_fixes),
         cmocka_unit_test(test_recovery_gpio_power_cycle),
         cmocka_unit_test(test_recovery_power_on_at_start),
+        cmocka_unit_test(test_recovery_status_low),
         cmocka_unit_test(test_reboot_and_garbage),
         cmocka_unit_test(test_unplug_during_send),
     };
