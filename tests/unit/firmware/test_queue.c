@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -962,9 +964,77 @@ static void test_nth_sqlite_call_fails_nothing_committed_is_lost(void **state)
             assert_true(after > before);
             assert_int_equal(store_pending(fx->st), 0);
             assert_consistent(fx);
+            char ok[16];
+            assert_int_equal(store_pragma(fx->st, "integrity_check", ok, sizeof ok, NULL), 0);
+            assert_string_equal(ok, "ok");
             fx_free(fx);
         }
     }
+}
+
+/* Child: accepts in group commits of 10 forever, reporting each id on the
+ * pipe only from the commit callback, i.e. when the API would answer 202. */
+static void on_ack(void *ud, const struct store_accept_result *r)
+{
+    int fd = *(int *)ud;
+    if (r->rc == 0 && write(fd, &r->id, sizeof r->id) != (ssize_t)sizeof r->id)
+        _exit(3);
+}
+
+static void accept_forever(const char *dir, int fd)
+{
+    struct fx fx;
+    memset(&fx, 0, sizeof fx);
+    snprintf(fx.dir, sizeof fx.dir, "%s", dir);
+    snprintf(fx.o.default_cc, sizeof fx.o.default_cc, "33");
+    if (store_open(&fx.st, fx.dir, NULL, NULL) || queue_open(&fx.q, fx.st, &fx.o, NULL))
+        _exit(2);
+    for (sg_ms now = T0;; now++) {
+        struct queue_submit s = sub(TO, "code 4711", STORE_PRIO_OTP);
+        if (queue_submit(fx.q, &s, now, on_ack, &fd, NULL, NULL))
+            _exit(4);
+        if (now % 10 == 0 && queue_flush(fx.q, NULL) < 0)
+            _exit(5);
+    }
+}
+
+static void test_kill_9_loses_no_acknowledged_accept(void **state)
+{
+    struct fx *fx = *state;
+    fx_close(fx);
+    for (int round = 0; round < 3; round++) {
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            accept_forever(fx->dir, pfd[1]);
+        }
+        close(pfd[1]);
+        static int64_t acked[4096];
+        int n = 0;
+        /* kill somewhere after 100..400 acknowledgements (mid-batch is likely) */
+        int stop = 100 + round * 150;
+        while (n < stop && read(pfd[0], &acked[n], sizeof acked[n]) == (ssize_t)sizeof acked[n])
+            n++;
+        kill(pid, SIGKILL);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        close(pfd[0]);
+        assert_int_equal(n, stop);
+        fx_open(fx);
+        char ok[16];
+        assert_int_equal(store_pragma(fx->st, "integrity_check", ok, sizeof ok, NULL), 0);
+        assert_string_equal(ok, "ok");
+        for (int i = 0; i < n; i++)
+            if (state_of(fx, acked[i]) != STORE_QUEUED)
+                fail_msg("round %d: acknowledged message %lld lost", round, (long long)acked[i]);
+        assert_consistent(fx);
+        fx_close(fx);
+    }
+    fx_open(fx);
 }
 
 static void test_accept_10000_in_group_commits_of_100(void **state)
@@ -1009,6 +1079,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_recovery_of_many_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_filters_and_pages, setup, teardown),
         cmocka_unit_test(test_nth_sqlite_call_fails_nothing_committed_is_lost),
+        cmocka_unit_test_setup_teardown(test_kill_9_loses_no_acknowledged_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_10000_in_group_commits_of_100, setup,
                                         teardown),
     };
