@@ -119,6 +119,9 @@ def run_batch(args, lines):
     p = subprocess.run([SIMGATE, "pdu"] + args + ["--batch"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, timeout=120)
     out = p.stdout.splitlines()
+    if "Sanitizer" in p.stderr or p.returncode not in (0, 1):
+        raise SystemExit("FAIL: simgate %s exited %d: %s" % (" ".join(args), p.returncode,
+                                                             p.stderr[-2000:]))
     if len(out) != len(lines):
         print("simgate", args, "stderr:", p.stderr[-2000:])
         raise SystemExit("FAIL: simgate %s gave %d lines for %d inputs" %
