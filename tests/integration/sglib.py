@@ -151,12 +151,25 @@ class Daemon:
         self.proc = subprocess.Popen([os.path.join(BUILD, "simgated"), "-f", "-c", self.conf],
                                      stdout=self.log, stderr=self.log)
         self.h.procs.append(self.proc)
-        wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10,
-                   "the API socket")
+        # A killed daemon leaves its socket file behind: wait until the new
+        # one answers, not until the file exists.
+        wait_until(lambda: self.answers() or self.proc.poll() is not None, 10, "the API socket")
         check(self.proc.poll() is None, "simgated exited at start:\n" + self.tail())
         if wait_ready:
             wait_until(self.all_ready, 30, "every modem ready")
         return self
+
+    def answers(self):
+        try:
+            return self.get("/v1/health", timeout=2).status in (200, 503)
+        except OSError:
+            return False
+
+    def healthy(self):
+        try:
+            return self.get("/v1/health", timeout=2).status == 200
+        except OSError:
+            return False
 
     def modems(self):
         r = self.get("/v1/modems").json()
