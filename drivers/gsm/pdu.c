@@ -764,15 +764,20 @@ static int parse_udh(const uint8_t *h, size_t hl, struct pdu_udh *u, struct sg_e
             return sg_errf(err, -EINVAL, "pdu: UDH IE 0x%02X length %u runs past the header",
                            iei, l);
         const uint8_t *v = h + i + 2;
-        if (iei == IEI_CONCAT8 && l == 3) {
-            *u = (struct pdu_udh){.concat = true, .ref = v[0], .total = v[1], .seq = v[2],
-                                  .single_shift = u->single_shift,
-                                  .locking_shift = u->locking_shift};
-        } else if (iei == IEI_CONCAT16 && l == 4) {
-            *u = (struct pdu_udh){.concat = true, .ref16 = true,
-                                  .ref = (uint16_t)(v[0] << 8 | v[1]), .total = v[2],
-                                  .seq = v[3], .single_shift = u->single_shift,
-                                  .locking_shift = u->locking_shift};
+        /* TS 23.040 §9.2.3.24.1: a concat IE with total or seq 0, or seq
+         * past total, is ignored as a whole. A repeated IE: the last wins. */
+        if (iei == IEI_CONCAT8 && l == 3 && v[1] && v[2] && v[2] <= v[1]) {
+            u->concat = true;
+            u->ref16 = false;
+            u->ref = v[0];
+            u->total = v[1];
+            u->seq = v[2];
+        } else if (iei == IEI_CONCAT16 && l == 4 && v[2] && v[3] && v[3] <= v[2]) {
+            u->concat = true;
+            u->ref16 = true;
+            u->ref = (uint16_t)(v[0] << 8 | v[1]);
+            u->total = v[2];
+            u->seq = v[3];
         } else if (iei == IEI_SINGLE_SHIFT && l == 1 && gsm7_has_single(v[0])) {
             u->single_shift = v[0];
         } else if (iei == IEI_LOCKING_SHIFT && l == 1 && gsm7_has_locking(v[0])) {

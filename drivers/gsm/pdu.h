@@ -88,9 +88,11 @@ int64_t pdu_time_utc_ms(const struct pdu_time *t);
 /* The pdu_time of utc_ms shown in a zone tz_quarters east of UTC. */
 void pdu_time_from_utc_ms(int64_t utc_ms, int tz_quarters, struct pdu_time *t);
 
-/* Concatenation and shift-table facts from the UDH. */
+/* Concatenation and shift-table facts from the UDH. A concat IE with total
+ * or seq 0, or seq > total, is ignored (TS 23.040 §9.2.3.24.1), so when
+ * concat is true 1 <= seq <= total holds. */
 struct pdu_udh {
-    bool concat;          /* IEI 0x00 or 0x08 present */
+    bool concat;          /* a valid IEI 0x00 or 0x08 is present */
     bool ref16;           /* the reference was 16-bit (IEI 0x08) */
     uint16_t ref;
     uint8_t total, seq;   /* seq 1..total */

@@ -537,6 +537,45 @@ static void test_udh_unknown_ies(void **state)
     assert_string_equal(d.text, "hi");
 }
 
+/* Concat IEs that cannot be right are ignored: total 0, seq 0, seq > total. */
+static void test_udh_bad_concat(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *udh;  /* UDHL + IEs, hex */
+        bool concat;
+        int seq;
+    } cases[] = {
+        {"8-bit 1/2", "050003120201", true, 1},
+        {"8-bit total 0", "050003120001", false, 0},
+        {"8-bit seq 0", "050003120200", false, 0},
+        {"8-bit seq 3 of 2", "050003120203", false, 0},
+        {"16-bit seq 5 of 4", "06080412340405", false, 0},
+        {"repeated IE: the last one wins", "0A 0003120201 0003120303", true, 3},
+    };
+    static struct pdu_decoded d;
+    char hex[128];
+
+    for (size_t i = 0; i < N(cases); i++) {
+        char udh[64];
+        size_t k = 0;
+
+        for (const char *p = cases[i].udh; *p; p++)
+            if (*p != ' ')
+                udh[k++] = *p;
+        udh[k] = '\0';
+        /* UCS-2 DELIVER from 1234 with this UDH and the text "hi" */
+        snprintf(hex, sizeof(hex), "004404812143000842102030405000%02zX%s00680069", k / 2 + 4,
+                 udh);
+        print_message("%s\n", cases[i].name);
+        assert_int_equal(pdu_decode_hex(hex, strlen(hex), PDU_DIR_IN, -1, &d, NULL), 0);
+        assert_int_equal(d.udh.concat, cases[i].concat);
+        assert_int_equal(d.udh.seq, cases[i].seq);
+        assert_string_equal(d.text, "hi");
+    }
+}
+
 /* 8-bit data is kept as bytes, not text. */
 static void test_8bit_data(void **state)
 {
@@ -660,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_trailing_at),
         cmocka_unit_test(test_udh_unknown_ies),
+        cmocka_unit_test(test_udh_bad_concat),
         cmocka_unit_test(test_8bit_data),
         cmocka_unit_test(test_st_classes),
         cmocka_unit_test(test_validity),
