@@ -360,6 +360,15 @@ static void pump(struct target *t)
             }
             if (n == 0)
                 return;   /* purged up to last_seq: nothing to send */
+            if (t->st.cursor > 0 && t->ev_seq > t->st.cursor + 1) {
+                /* seq is AUTOINCREMENT (never reused, not consumed by a
+                 * rollback): a hole is events retention purged first. */
+                int64_t lost = t->ev_seq - t->st.cursor - 1;
+                t->st.skipped += (uint64_t)lost;
+                log_warnx(w->log, "webhook target=%u host=%s event=purged_before_delivery"
+                          " after=%" PRId64 " count=%" PRId64, t->idx, t->host, t->st.cursor,
+                          lost);
+            }
             if (t->load_rc == -E2BIG) {
                 skip_event(t, "body_too_large");
                 continue;
