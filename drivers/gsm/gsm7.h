@@ -61,7 +61,8 @@ uint32_t gsm7_decode_ext(uint8_t s, int single, int locking);
 size_t gsm7_pack(const uint8_t *septets, size_t n, unsigned fill, uint8_t *out);
 
 /*
- * Unpacks n septets from in (inlen octets) skipping `fill` leading bits.
+ * Unpacks n septets from in (inlen octets) skipping `fill` leading bits
+ * (any count: the decoder passes the UDH length in septets times 7).
  * Returns 0, or -1 when in is too short for n septets (nothing is read out
  * of bounds either way).
  */

@@ -11,7 +11,9 @@
  *             the data, UDHL larger than UDL, bad address, unknown MTI...)
  *   -EILSEQ   invalid UTF-8 in a text to encode (message has the byte offset)
  *   -E2BIG    the text needs more parts than allowed / the caller's array
- *   -ERANGE   an option out of range (validity, max_parts, number length)
+ *   -ERANGE   a number with more than 20 digits, an alphanumeric sender
+ *             longer than 11 septets
+ *   -EINVAL   also: max_parts above SMSENC_MAX_PARTS_LIMIT, a bad number
  *
  * Every struct here is fixed size and caller-allocated; nothing is heap
  * allocated and no pointer handed out points into the caller's input.
