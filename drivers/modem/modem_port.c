@@ -225,6 +225,8 @@ static void port_open(struct modem_port *p, bool reopen)
     if (p->ser) {
         int rc = serial_reopen(p->ser, &err);
         if (rc == SERIAL_BACK) {
+            plog(p, MODEM_LOG_INFO, "event=reopened path=%s device=%s", p->path,
+                 serial_device(p->ser));
             post_type(p, MODEM_EV_PORT_OPENED);
             return;
         }

@@ -179,6 +179,31 @@ def test_network_lost_runtime(tmp):
         check("network regained: exit 0", rc == 0, err)
 
 
+def test_recovery(tmp):
+    # silent for 8 s: the AT probes fail, the ladder reopens the port, then it answers
+    with ModemSim(BUILD, "ec25", tmp, "--silent", name="rec") as sim:
+        p = subprocess.Popen([SIMPOOL, "probe", "-v", "--timeout", "30", sim.link],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(8)
+            sim.ctl({"cmd": "resume"})
+            out, err = p.communicate(timeout=40)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check("silent 8 s then answers: exit 0", p.returncode == 0, err[-500:])
+        check("silent 8 s then answers: ladder reopened the port",
+              "event=recovery step=reopen" in err, err[-500:])
+    # unplugged (link dangling) when the probe starts, replugged 2.5 s later
+    with ModemSim(BUILD, "sim800", tmp, name="plug") as sim:
+        sim.ctl({"cmd": "unplug", "replug_ms": 2500})
+        time.sleep(0.2)
+        rc, doc, err, took = probe([sim.link], "-v", timeout=20)
+        check("unplugged at start, replugged: exit 0", rc == 0, err[-800:])
+        check("unplugged at start: seen absent first", "absent" in err, err[-800:])
+
+
 def test_mixed_and_usage(tmp):
     with ModemSim(BUILD, "sim800", tmp, name="ok1") as good, \
             ModemSim(BUILD, "ec25", tmp, "--sim-missing", name="bad1") as bad:
@@ -211,6 +236,7 @@ def main():
         test_faults(tmp)
         test_pin_right(tmp)
         test_network_lost_runtime(tmp)
+        test_recovery(tmp)
         test_mixed_and_usage(tmp)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
