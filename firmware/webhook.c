@@ -32,9 +32,9 @@
 #define SG_VERSION "0.0.0"
 #endif
 
-#define CURSOR_NAME_MAX 48   /* "webhook-<16 hex>.cursor.tmp" + NUL */
-#define HOST_LABEL_MAX 96    /* host as logged; longer names are cut */
-#define CURSOR_FILE_MAX 32   /* bytes read from a cursor file */
+#define CURSOR_NAME_MAX 48 /* "webhook-<16 hex>.cursor.tmp" + NUL */
+#define HOST_LABEL_MAX  96 /* host as logged; longer names are cut */
+#define CURSOR_FILE_MAX 32 /* bytes read from a cursor file */
 
 enum tstate { T_IDLE = 0, T_SENDING, T_WAIT };
 
@@ -134,7 +134,7 @@ int webhook_body(const struct store_event *e, char **out, size_t *len, struct sg
                        WEBHOOK_BODY_MAX);
     json_t *data = json_loads(payload, JSON_DECODE_ANY, NULL);
     if (!data)
-        data = json_string(payload);   /* not JSON (or not UTF-8): keep it, as text */
+        data = json_string(payload); /* not JSON (or not UTF-8): keep it, as text */
     if (!data)
         data = json_stringn("", 0);
     json_t *msg = e->msg_id > 0 ? json_integer(e->msg_id) : json_null();
@@ -149,8 +149,8 @@ int webhook_body(const struct store_event *e, char **out, size_t *len, struct sg
     size_t l = strlen(s);
     if (l > WEBHOOK_BODY_MAX) {
         free(s);
-        return sg_errf(err, -E2BIG, "webhook: event %" PRId64 " body %zu bytes, over %d", e->seq,
-                       l, WEBHOOK_BODY_MAX);
+        return sg_errf(err, -E2BIG, "webhook: event %" PRId64 " body %zu bytes, over %d", e->seq, l,
+                       WEBHOOK_BODY_MAX);
     }
     *out = s;
     *len = l;
@@ -173,8 +173,7 @@ enum webhook_verdict webhook_decide(const struct webhook_policy *p, bool acked, 
 
 /* ------------------------------------------------------------ cursor files */
 
-static int cursor_write(struct webhook *w, const struct target *t, int64_t seq,
-                        struct sg_err *err)
+static int cursor_write(struct webhook *w, const struct target *t, int64_t seq, struct sg_err *err)
 {
     char tmp[CURSOR_NAME_MAX + 8];
     char buf[32];
@@ -206,8 +205,7 @@ static int cursor_write(struct webhook *w, const struct target *t, int64_t seq,
 }
 
 /* 1 and *seq set: read; 0: no file; <0: unreadable or malformed. */
-static int cursor_read(struct webhook *w, const struct target *t, int64_t *seq,
-                       struct sg_err *err)
+static int cursor_read(struct webhook *w, const struct target *t, int64_t *seq, struct sg_err *err)
 {
     char buf[CURSOR_FILE_MAX + 1];
     int fd = openat(w->dirfd, t->cursor_name, O_RDONLY | O_CLOEXEC);
@@ -267,16 +265,19 @@ static void advance(struct target *t)
     drop_event(t);
     if (cursor_write(w, t, t->st.cursor, &err) != 0) {
         t->st.cursor_errors++;
-        log_warnx(w->log, "webhook target=%u host=%s event=cursor_write_failed seq=%" PRId64
-                  " error=\"%s\"", t->idx, t->host, t->st.cursor, err.msg);
+        log_warnx(w->log,
+                  "webhook target=%u host=%s event=cursor_write_failed seq=%" PRId64
+                  " error=\"%s\"",
+                  t->idx, t->host, t->st.cursor, err.msg);
     }
 }
 
 static void skip_event(struct target *t, const char *why)
 {
     t->st.skipped++;
-    log_warnx(t->w->log, "webhook target=%u host=%s event=skipped seq=%" PRId64
-              " attempts=%u reason=%s", t->idx, t->host, t->ev_seq, t->st.attempts, why);
+    log_warnx(t->w->log,
+              "webhook target=%u host=%s event=skipped seq=%" PRId64 " attempts=%u reason=%s",
+              t->idx, t->host, t->ev_seq, t->st.attempts, why);
     advance(t);
 }
 
@@ -287,7 +288,7 @@ static int load_cb(void *ud, const struct store_event *e)
     t->ev_seq = e->seq;
     t->ev_at = e->at;
     t->load_rc = webhook_body(e, &t->body, &t->body_len, &err);
-    t->have_ev = true;   /* even when the body failed: skip_event needs seq */
+    t->have_ev = true; /* even when the body failed: skip_event needs seq */
     return 0;
 }
 
@@ -352,29 +353,31 @@ static void pump(struct target *t)
             struct sg_err err;
             int n = store_events_after(w->st, t->st.cursor, 1, load_cb, t, &err);
             if (n < 0) {
-                log_warnx(w->log, "webhook target=%u host=%s event=store_read_failed"
-                          " after=%" PRId64 " error=\"%s\"", t->idx, t->host, t->st.cursor,
-                          err.msg);
+                log_warnx(w->log,
+                          "webhook target=%u host=%s event=store_read_failed"
+                          " after=%" PRId64 " error=\"%s\"",
+                          t->idx, t->host, t->st.cursor, err.msg);
                 wait_for(t, WEBHOOK_STORE_RETRY_MS);
                 return;
             }
             if (n == 0)
-                return;   /* purged up to last_seq: nothing to send */
+                return; /* purged up to last_seq: nothing to send */
             if (t->st.cursor > 0 && t->ev_seq > t->st.cursor + 1) {
                 /* seq is AUTOINCREMENT (never reused, not consumed by a
                  * rollback): a hole is events retention purged first. */
                 int64_t lost = t->ev_seq - t->st.cursor - 1;
                 t->st.skipped += (uint64_t)lost;
-                log_warnx(w->log, "webhook target=%u host=%s event=purged_before_delivery"
-                          " after=%" PRId64 " count=%" PRId64, t->idx, t->host, t->st.cursor,
-                          lost);
+                log_warnx(w->log,
+                          "webhook target=%u host=%s event=purged_before_delivery"
+                          " after=%" PRId64 " count=%" PRId64,
+                          t->idx, t->host, t->st.cursor, lost);
             }
             if (t->load_rc == -E2BIG) {
                 skip_event(t, "body_too_large");
                 continue;
             }
             if (t->load_rc != 0) {
-                drop_event(t);   /* out of memory: read it again later */
+                drop_event(t); /* out of memory: read it again later */
                 wait_for(t, WEBHOOK_STORE_RETRY_MS);
                 return;
             }
@@ -399,8 +402,10 @@ static void transfer_done(struct target *t, CURLcode res)
                                             sg_clock_wall_ms(), randombytes_random(), &delay);
     if (v == WEBHOOK_DONE) {
         t->st.delivered++;
-        log_debug(w->log, "webhook target=%u host=%s event=delivered seq=%" PRId64
-                  " attempts=%u status=%ld", t->idx, t->host, t->ev_seq, t->st.attempts, code);
+        log_debug(w->log,
+                  "webhook target=%u host=%s event=delivered seq=%" PRId64
+                  " attempts=%u status=%ld",
+                  t->idx, t->host, t->ev_seq, t->st.attempts, code);
         advance(t);
         pump(t);
         return;
@@ -409,16 +414,18 @@ static void transfer_done(struct target *t, CURLcode res)
     t->st.last_curl = (int)res;
     const char *why = res != CURLE_OK ? curl_easy_strerror(res) : "non-2xx answer";
     if (v == WEBHOOK_SKIP) {
-        log_warnx(w->log, "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
-                  " attempt=%u status=%ld error=\"%s\"", t->idx, t->host, t->ev_seq,
-                  t->st.attempts, code, why);
+        log_warnx(w->log,
+                  "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
+                  " attempt=%u status=%ld error=\"%s\"",
+                  t->idx, t->host, t->ev_seq, t->st.attempts, code, why);
         skip_event(t, "max_age");
         pump(t);
         return;
     }
-    log_info(w->log, "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
-             " attempt=%u status=%ld error=\"%s\" retry_in_ms=%" PRId64, t->idx, t->host,
-             t->ev_seq, t->st.attempts, code, why, delay);
+    log_info(w->log,
+             "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
+             " attempt=%u status=%ld error=\"%s\" retry_in_ms=%" PRId64,
+             t->idx, t->host, t->ev_seq, t->st.attempts, code, why, delay);
     wait_for(t, delay);
 }
 
@@ -432,7 +439,7 @@ static void check_multi_info(struct webhook *w)
         if (m->msg != CURLMSG_DONE)
             continue;
         CURL *easy = m->easy_handle;
-        CURLcode res = m->data.result;   /* m is invalid once the handle is removed */
+        CURLcode res = m->data.result; /* m is invalid once the handle is removed */
         char *priv = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
         if (priv)
@@ -541,7 +548,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
         return 0;
     if (timeout_ms < 0)
         uv_timer_stop(&w->curl_timer);
-    else   /* 0 too: libcurl wants socket_action called from the loop, not from here */
+    else /* 0 too: libcurl wants socket_action called from the loop, not from here */
         uv_timer_start(&w->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
@@ -620,15 +627,14 @@ static int opts_check(const struct webhook_opts *o, struct webhook_policy *pol, 
     if (!o)
         return sg_errf(err, -EINVAL, "webhook: no options");
     if (o->nurls > WEBHOOK_TARGETS_MAX)
-        return sg_errf(err, -E2BIG, "webhook: %u urls, at most %d", o->nurls,
-                       WEBHOOK_TARGETS_MAX);
+        return sg_errf(err, -E2BIG, "webhook: %u urls, at most %d", o->nurls, WEBHOOK_TARGETS_MAX);
     if (o->nurls && !o->urls)
         return sg_errf(err, -EINVAL, "webhook: urls missing");
     if (o->nurls) {
         size_t sl = o->secret ? strlen(o->secret) : 0;
         if (sl < WEBHOOK_SECRET_MIN || sl > WEBHOOK_SECRET_MAX)
-            return sg_errf(err, -EINVAL, "webhook: secret must be %d..%d bytes",
-                           WEBHOOK_SECRET_MIN, WEBHOOK_SECRET_MAX);
+            return sg_errf(err, -EINVAL, "webhook: secret must be %d..%d bytes", WEBHOOK_SECRET_MIN,
+                           WEBHOOK_SECRET_MAX);
     }
     *timeout = o->timeout_ms ? o->timeout_ms : WEBHOOK_TIMEOUT_MS;
     pol->base_ms = o->backoff_base_ms ? o->backoff_base_ms : WEBHOOK_BACKOFF_BASE_MS;
@@ -650,19 +656,22 @@ static int target_cursor(struct webhook *w, struct target *t, bool oldest, struc
     struct sg_err rerr;
     int rc = cursor_read(w, t, &seq, &rerr);
     if (rc < 0) {
-        log_warnx(w->log, "webhook target=%u host=%s event=cursor_unreadable error=\"%s\""
-                  " action=replay_retained_log", t->idx, t->host, rerr.msg);
+        log_warnx(w->log,
+                  "webhook target=%u host=%s event=cursor_unreadable error=\"%s\""
+                  " action=replay_retained_log",
+                  t->idx, t->host, rerr.msg);
         seq = 0;
     } else if (rc == 0) {
         seq = oldest ? 0 : w->last_seq;
     } else if (seq > w->last_seq) {
-        log_warnx(w->log, "webhook target=%u host=%s event=cursor_ahead cursor=%" PRId64
-                  " last_seq=%" PRId64 " action=follow_log_end", t->idx, t->host, seq,
-                  w->last_seq);
+        log_warnx(w->log,
+                  "webhook target=%u host=%s event=cursor_ahead cursor=%" PRId64
+                  " last_seq=%" PRId64 " action=follow_log_end",
+                  t->idx, t->host, seq, w->last_seq);
         seq = w->last_seq;
     } else {
         t->st.cursor = seq;
-        return 0;   /* read as is: no need to rewrite */
+        return 0; /* read as is: no need to rewrite */
     }
     t->st.cursor = seq;
     return cursor_write(w, t, seq, err);
@@ -788,8 +797,8 @@ int webhook_new(uv_loop_t *loop, struct store *st, const struct sglog *log,
         t->timer.data = t;
         w->open_handles++;
         t->st.backlog = w->last_seq - t->st.cursor;
-        log_info(log, "webhook target=%u host=%s event=start cursor=%" PRId64
-                 " backlog=%" PRId64, i, t->host, t->st.cursor, t->st.backlog);
+        log_info(log, "webhook target=%u host=%s event=start cursor=%" PRId64 " backlog=%" PRId64,
+                 i, t->host, t->st.cursor, t->st.backlog);
     }
     *out = w;
     if (w->n)

@@ -71,29 +71,29 @@
 #include "firmware/store.h"
 
 /* ------------------------------------------------------------ caps and defaults */
-#define WEBHOOK_TARGETS_MAX 8
-#define WEBHOOK_URL_MAX 2048               /* bytes of a URL, NUL excluded */
-#define WEBHOOK_SECRET_MIN 16              /* bytes; shorter secrets are refused */
-#define WEBHOOK_SECRET_MAX 256
-#define WEBHOOK_BODY_MAX (256 * 1024)      /* bytes of one POST body; larger: skipped */
-#define WEBHOOK_TIMEOUT_MS 10000           /* per request, connect included */
-#define WEBHOOK_TIMEOUT_MAX_MS 300000
-#define WEBHOOK_BACKOFF_BASE_MS 1000       /* first retry after 0.5..1 s */
-#define WEBHOOK_BACKOFF_CAP_MS (5 * 60 * 1000)
-#define WEBHOOK_MAX_AGE_MS (24LL * 3600 * 1000)
-#define WEBHOOK_STORE_RETRY_MS 1000        /* store busy while reading the next event */
-#define WEBHOOK_SIG_HEX_LEN 64             /* hex chars of an HMAC-SHA256 */
+#define WEBHOOK_TARGETS_MAX     8
+#define WEBHOOK_URL_MAX         2048 /* bytes of a URL, NUL excluded */
+#define WEBHOOK_SECRET_MIN      16   /* bytes; shorter secrets are refused */
+#define WEBHOOK_SECRET_MAX      256
+#define WEBHOOK_BODY_MAX        (256 * 1024) /* bytes of one POST body; larger: skipped */
+#define WEBHOOK_TIMEOUT_MS      10000        /* per request, connect included */
+#define WEBHOOK_TIMEOUT_MAX_MS  300000
+#define WEBHOOK_BACKOFF_BASE_MS 1000 /* first retry after 0.5..1 s */
+#define WEBHOOK_BACKOFF_CAP_MS  (5 * 60 * 1000)
+#define WEBHOOK_MAX_AGE_MS      (24LL * 3600 * 1000)
+#define WEBHOOK_STORE_RETRY_MS  1000 /* store busy while reading the next event */
+#define WEBHOOK_SIG_HEX_LEN     64   /* hex chars of an HMAC-SHA256 */
 
 struct webhook_opts {
-    const char *const *urls;   /* nurls URLs, http:// or https:// (copied) */
-    unsigned nurls;            /* 0..WEBHOOK_TARGETS_MAX */
-    const char *secret;        /* WEBHOOK_SECRET_MIN..MAX bytes (copied, wiped on free);
-                                  may be NULL when nurls == 0 */
-    sg_ms timeout_ms;          /* 0 = WEBHOOK_TIMEOUT_MS */
-    sg_ms backoff_base_ms;     /* 0 = WEBHOOK_BACKOFF_BASE_MS */
-    sg_ms backoff_cap_ms;      /* 0 = WEBHOOK_BACKOFF_CAP_MS */
-    sg_ms max_age_ms;          /* 0 = WEBHOOK_MAX_AGE_MS: give up this long after event.at */
-    bool start_at_oldest;      /* new targets get the whole retained log */
+    const char *const *urls; /* nurls URLs, http:// or https:// (copied) */
+    unsigned nurls;          /* 0..WEBHOOK_TARGETS_MAX */
+    const char *secret;      /* WEBHOOK_SECRET_MIN..MAX bytes (copied, wiped on free);
+                                may be NULL when nurls == 0 */
+    sg_ms timeout_ms;        /* 0 = WEBHOOK_TIMEOUT_MS */
+    sg_ms backoff_base_ms;   /* 0 = WEBHOOK_BACKOFF_BASE_MS */
+    sg_ms backoff_cap_ms;    /* 0 = WEBHOOK_BACKOFF_CAP_MS */
+    sg_ms max_age_ms;        /* 0 = WEBHOOK_MAX_AGE_MS: give up this long after event.at */
+    bool start_at_oldest;    /* new targets get the whole retained log */
 };
 
 struct webhook;
@@ -121,16 +121,16 @@ void webhook_notify(struct webhook *w, int64_t last_seq);
 unsigned webhook_count(const struct webhook *w);
 
 struct webhook_stats {
-    uint64_t delivered;        /* events acknowledged with a 2xx */
-    uint64_t failed_attempts;  /* non-2xx, connect errors, timeouts */
-    uint64_t skipped;          /* events given up on (max age, body cap) */
-    uint64_t cursor_errors;    /* cursor file writes that failed (retried at the next ack) */
-    int64_t cursor;            /* last seq acknowledged or skipped */
-    int64_t backlog;           /* last known seq - cursor (seq distance) */
-    bool in_flight;            /* a request is open now */
-    unsigned attempts;         /* attempts made on the current event */
-    int last_status;           /* HTTP status of the last answer, 0 none */
-    int last_curl;             /* CURLcode of the last failed transfer, 0 none */
+    uint64_t delivered;       /* events acknowledged with a 2xx */
+    uint64_t failed_attempts; /* non-2xx, connect errors, timeouts */
+    uint64_t skipped;         /* events given up on (max age, body cap) */
+    uint64_t cursor_errors;   /* cursor file writes that failed (retried at the next ack) */
+    int64_t cursor;           /* last seq acknowledged or skipped */
+    int64_t backlog;          /* last known seq - cursor (seq distance) */
+    bool in_flight;           /* a request is open now */
+    unsigned attempts;        /* attempts made on the current event */
+    int last_status;          /* HTTP status of the last answer, 0 none */
+    int last_curl;            /* CURLcode of the last failed transfer, 0 none */
 };
 /* Counters of target i; -ENOENT when i >= webhook_count(w). */
 int webhook_stats(const struct webhook *w, unsigned i, struct webhook_stats *out);
@@ -158,9 +158,9 @@ struct webhook_policy {
     sg_ms base_ms, cap_ms, max_age_ms;
 };
 enum webhook_verdict {
-    WEBHOOK_DONE = 0,   /* acknowledged: advance the cursor */
-    WEBHOOK_RETRY,      /* try again after delay_ms */
-    WEBHOOK_SKIP,       /* give up on this event for this target */
+    WEBHOOK_DONE = 0, /* acknowledged: advance the cursor */
+    WEBHOOK_RETRY,    /* try again after delay_ms */
+    WEBHOOK_SKIP,     /* give up on this event for this target */
 };
 /* Decides after an attempt. attempts counts the attempts made, the one
  * that just ended included (>= 1); event_at and now are wall ms. */

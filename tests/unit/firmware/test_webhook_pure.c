@@ -16,8 +16,8 @@
 
 #include "firmware/webhook.h"
 
-#define T0 1763800000123LL   /* 2025-11-22T08:26:40.123Z */
-#define SEC 1000LL
+#define T0   1763800000123LL /* 2025-11-22T08:26:40.123Z */
+#define SEC  1000LL
 #define HOUR (3600 * SEC)
 
 /* ------------------------------------------------------------ verdict */
@@ -26,7 +26,7 @@ struct decide_case {
     const char *name;
     bool acked;
     unsigned attempts;
-    sg_ms age;            /* now - event.at */
+    sg_ms age; /* now - event.at */
     uint32_t jitter;
     enum webhook_verdict want;
     sg_ms min_delay, max_delay;
@@ -120,9 +120,10 @@ static void test_body_message_event(void **state)
     char *b = NULL;
     size_t len = 0;
     assert_int_equal(webhook_body(&e, &b, &len, NULL), 0);
-    assert_string_equal(b, "{\"seq\":42,\"type\":\"message.state\",\"at\":\"2025-11-22T08:26:40.123Z\","
-                           "\"message_id\":7,\"data\":{\"from\":\"sending\",\"to\":\"sent\","
-                           "\"mr\":17}}");
+    assert_string_equal(
+        b, "{\"seq\":42,\"type\":\"message.state\",\"at\":\"2025-11-22T08:26:40.123Z\","
+           "\"message_id\":7,\"data\":{\"from\":\"sending\",\"to\":\"sent\","
+           "\"mr\":17}}");
     assert_int_equal(len, strlen(b));
     free(b);
 }
@@ -135,8 +136,9 @@ static void test_body_modem_event_has_null_message_id(void **state)
     char *b = NULL;
     size_t len = 0;
     assert_int_equal(webhook_body(&e, &b, &len, NULL), 0);
-    assert_string_equal(b, "{\"seq\":1,\"type\":\"modem.state\",\"at\":\"1970-01-01T00:00:00.000Z\","
-                           "\"message_id\":null,\"data\":{\"modem\":\"m1\"}}");
+    assert_string_equal(b,
+                        "{\"seq\":1,\"type\":\"modem.state\",\"at\":\"1970-01-01T00:00:00.000Z\","
+                        "\"message_id\":null,\"data\":{\"modem\":\"m1\"}}");
     free(b);
 }
 
@@ -172,7 +174,7 @@ static void test_body_over_cap(void **state)
     size_t m = WEBHOOK_BODY_MAX / 2 + 8;
     big[0] = '"';
     for (size_t i = 1; i + 1 < m; i++)
-        big[i] = '\x01';   /* invalid JSON -> kept as text -> each byte becomes \u0001 */
+        big[i] = '\x01'; /* invalid JSON -> kept as text -> each byte becomes \u0001 */
     big[m - 1] = '"';
     big[m] = '\0';
     assert_int_equal(webhook_body(&e, &b, &len, &err), -E2BIG);
