@@ -676,8 +676,9 @@ static void bcd_to_str(const uint8_t *p, size_t ndigits, bool intl, char *out)
 
 /*
  * Address field (TS 23.040 §9.1.2.5): length in semi-octets, TOA, value.
- * "0B 91 6407281553F8" is +46708251358; "0D D0 D3F27C1E76A701"... with TOA
- * 0xD0 the value is GSM-7 packed ("sipgate").
+ * "0B 91 6407281553F8" is +46708251358; with TOA 0xD0 the value is GSM-7
+ * packed and the length counts semi-octets: "0D D0 F334FC1CA69701" is
+ * "sipgate" (oFono alnum_sender).
  */
 static int get_address(struct rd *r, char out[PDU_ADDR_MAX], uint8_t *toa, const char *what,
                        struct sg_err *err)
@@ -870,7 +871,8 @@ static int get_time(struct rd *r, struct pdu_time *t, const char *what, struct s
     return 0;
 }
 
-/* SMS-DELIVER: FO OA PID DCS SCTS UDL UD. */
+/* SMS-DELIVER: FO OA PID DCS SCTS UDL UD. oFono alnum_sender, after the
+ * SMSC field: 04 0DD0F334FC1CA69701 00 00 80803121702240 08 D4F29CDE0EA7D9. */
 static int decode_deliver(struct rd *r, struct pdu_decoded *d, struct sg_err *err)
 {
     int rc;
@@ -883,7 +885,8 @@ static int decode_deliver(struct rd *r, struct pdu_decoded *d, struct sg_err *er
     return get_user_data(r, d, err);
 }
 
-/* SMS-SUBMIT: FO MR DA PID DCS [VP] UDL UD. */
+/* SMS-SUBMIT: FO MR DA PID DCS [VP] UDL UD. oFono simple_submit, after the
+ * SMSC field: 11 00 0B916407281553F8 00 00 AA 0A E8329BFD4697D9EC37. */
 static int decode_submit(struct rd *r, struct pdu_decoded *d, struct sg_err *err)
 {
     unsigned vpf = (d->fo & FO_VPF_MASK) >> 3;
@@ -909,7 +912,9 @@ static int decode_submit(struct rd *r, struct pdu_decoded *d, struct sg_err *err
     return get_user_data(r, d, err);
 }
 
-/* SMS-STATUS-REPORT: FO MR RA SCTS DT ST [PI [PID] [DCS] [UDL UD]]. */
+/* SMS-STATUS-REPORT: FO MR RA SCTS DT ST [PI [PID] [DCS] [UDL UD]].
+ * MM test_parse_cds, after the SMSC field: 06 5A 098136395339F6
+ * 21901170046380 21901170046380 30 (MR 90, ST 0x30). */
 static int decode_status_report(struct rd *r, struct pdu_decoded *d, struct sg_err *err)
 {
     uint8_t pi;
