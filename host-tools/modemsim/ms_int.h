@@ -83,6 +83,7 @@ struct ms_modem {
     sg_ms busy_until;           /* no input is processed before this (SG_MS_NEVER = idle) */
     bool reboot_after_reply;    /* AT+CFUN=1,1: OK first, then the reset */
     bool flushed;               /* a reboot threw the input away mid-processing */
+    bool executing;             /* a command line runs: its URCs follow its reply */
     uint8_t prev_in;            /* autobaud: last byte seen before sync */
     char final_buf[64];         /* final result text built by ms_cmds_run */
     struct ms_buf urc_hold;     /* URCs held while the host types a PDU */

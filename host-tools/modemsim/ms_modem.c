@@ -100,16 +100,17 @@ static void flush_urc_hold(struct ms_modem *m)
 }
 
 /* Modems keep URCs back while the host is typing a PDU after the prompt and
- * print them once the send is answered; otherwise they go out at once, even
- * while a slow command (CMGS) is pending, which is the interleaving hosts
- * must survive (REFERENCE §7). */
+ * print them once the send is answered; a URC a command causes (+CPIN: SIM
+ * PUK after the third wrong PIN) follows that command's final result.
+ * Otherwise they go out at once, even while a slow command (CMGS) is
+ * pending, which is the interleaving hosts must survive (REFERENCE §7). */
 void ms_urc(struct ms_modem *m, const char *line)
 {
     if (m->faults.silent || m->booting)
         return;
     if (m->prof->autobaud && !m->synced)
         return;
-    if (m->mode == MS_IN_PDU) {
+    if (m->mode == MS_IN_PDU || m->executing) {
         ms_buf_addf(&m->urc_hold, "\r\n%s\r\n", line);
         return;
     }
@@ -375,7 +376,9 @@ static void execute_line(struct ms_modem *m, sg_ms now)
     m->stats.commands++;
     trace(m, "cmd", m->line, strlen(m->line));
     struct ms_buf reply = {.max = MS_OUT_MAX};
+    m->executing = true;
     const char *final = overflow ? "ERROR" : ms_cmds_run(m, cmd, &reply, now);
+    m->executing = false;
     if (final)
         ms_finish_reply(m, &reply, final, now, 0);
     ms_buf_free(&reply);
