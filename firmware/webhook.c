@@ -266,8 +266,8 @@ static void advance(struct target *t)
     if (cursor_write(w, t, t->st.cursor, &err) != 0) {
         t->st.cursor_errors++;
         log_warnx(w->log,
-                  "webhook target=%u host=%s event=cursor_write_failed seq=%" PRId64
-                  " error=\"%s\"",
+                  "event=webhook.cursor_write_failed target=%u host=%s seq=%" PRId64
+                  " reason=\"%s\"",
                   t->idx, t->host, t->st.cursor, err.msg);
     }
 }
@@ -276,7 +276,7 @@ static void skip_event(struct target *t, const char *why)
 {
     t->st.skipped++;
     log_warnx(t->w->log,
-              "webhook target=%u host=%s event=skipped seq=%" PRId64 " attempts=%u reason=%s",
+              "event=webhook.skipped target=%u host=%s seq=%" PRId64 " attempts=%u reason=%s",
               t->idx, t->host, t->ev_seq, t->st.attempts, why);
     advance(t);
 }
@@ -327,7 +327,7 @@ static void send_attempt(struct target *t)
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->body_len);
     CURLMcode mc = curl_multi_add_handle(w->multi, t->easy);
     if (mc != CURLM_OK) {
-        log_warnx(w->log, "webhook target=%u host=%s event=add_failed error=\"%s\"", t->idx,
+        log_warnx(w->log, "event=webhook.add_failed target=%u host=%s reason=\"%s\"", t->idx,
                   t->host, curl_multi_strerror(mc));
         wait_for(t, w->pol.base_ms);
         return;
@@ -338,7 +338,7 @@ static void send_attempt(struct target *t)
     return;
 nomem:
     curl_slist_free_all(h);
-    log_warnx(w->log, "webhook target=%u host=%s event=out_of_memory", t->idx, t->host);
+    log_warnx(w->log, "event=webhook.out_of_memory target=%u host=%s", t->idx, t->host);
     wait_for(t, w->pol.base_ms);
 }
 
@@ -354,8 +354,8 @@ static void pump(struct target *t)
             int n = store_events_after(w->st, t->st.cursor, 1, load_cb, t, &err);
             if (n < 0) {
                 log_warnx(w->log,
-                          "webhook target=%u host=%s event=store_read_failed"
-                          " after=%" PRId64 " error=\"%s\"",
+                          "event=webhook.store_read_failed target=%u host=%s"
+                          " after=%" PRId64 " reason=\"%s\"",
                           t->idx, t->host, t->st.cursor, err.msg);
                 wait_for(t, WEBHOOK_STORE_RETRY_MS);
                 return;
@@ -368,7 +368,7 @@ static void pump(struct target *t)
                 int64_t lost = t->ev_seq - t->st.cursor - 1;
                 t->st.skipped += (uint64_t)lost;
                 log_warnx(w->log,
-                          "webhook target=%u host=%s event=purged_before_delivery"
+                          "event=webhook.purged_before_delivery target=%u host=%s"
                           " after=%" PRId64 " count=%" PRId64,
                           t->idx, t->host, t->st.cursor, lost);
             }
@@ -403,7 +403,7 @@ static void transfer_done(struct target *t, CURLcode res)
     if (v == WEBHOOK_DONE) {
         t->st.delivered++;
         log_debug(w->log,
-                  "webhook target=%u host=%s event=delivered seq=%" PRId64
+                  "event=webhook.delivered target=%u host=%s seq=%" PRId64
                   " attempts=%u status=%ld",
                   t->idx, t->host, t->ev_seq, t->st.attempts, code);
         advance(t);
@@ -415,16 +415,16 @@ static void transfer_done(struct target *t, CURLcode res)
     const char *why = res != CURLE_OK ? curl_easy_strerror(res) : "non-2xx answer";
     if (v == WEBHOOK_SKIP) {
         log_warnx(w->log,
-                  "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
-                  " attempt=%u status=%ld error=\"%s\"",
+                  "event=webhook.attempt_failed target=%u host=%s seq=%" PRId64
+                  " attempt=%u status=%ld reason=\"%s\"",
                   t->idx, t->host, t->ev_seq, t->st.attempts, code, why);
         skip_event(t, "max_age");
         pump(t);
         return;
     }
     log_info(w->log,
-             "webhook target=%u host=%s event=attempt_failed seq=%" PRId64
-             " attempt=%u status=%ld error=\"%s\" retry_in_ms=%" PRId64,
+             "event=webhook.attempt_failed target=%u host=%s seq=%" PRId64
+             " attempt=%u status=%ld reason=\"%s\" retry_in_ms=%" PRId64,
              t->idx, t->host, t->ev_seq, t->st.attempts, code, why, delay);
     wait_for(t, delay);
 }
@@ -657,7 +657,7 @@ static int target_cursor(struct webhook *w, struct target *t, bool oldest, struc
     int rc = cursor_read(w, t, &seq, &rerr);
     if (rc < 0) {
         log_warnx(w->log,
-                  "webhook target=%u host=%s event=cursor_unreadable error=\"%s\""
+                  "event=webhook.cursor_unreadable target=%u host=%s reason=\"%s\""
                   " action=replay_retained_log",
                   t->idx, t->host, rerr.msg);
         seq = 0;
@@ -665,7 +665,7 @@ static int target_cursor(struct webhook *w, struct target *t, bool oldest, struc
         seq = oldest ? 0 : w->last_seq;
     } else if (seq > w->last_seq) {
         log_warnx(w->log,
-                  "webhook target=%u host=%s event=cursor_ahead cursor=%" PRId64
+                  "event=webhook.cursor_ahead target=%u host=%s cursor=%" PRId64
                   " last_seq=%" PRId64 " action=follow_log_end",
                   t->idx, t->host, seq, w->last_seq);
         seq = w->last_seq;
@@ -797,7 +797,7 @@ int webhook_new(uv_loop_t *loop, struct store *st, const struct sglog *log,
         t->timer.data = t;
         w->open_handles++;
         t->st.backlog = w->last_seq - t->st.cursor;
-        log_info(log, "webhook target=%u host=%s event=start cursor=%" PRId64 " backlog=%" PRId64,
+        log_info(log, "event=webhook.start target=%u host=%s cursor=%" PRId64 " backlog=%" PRId64,
                  i, t->host, t->st.cursor, t->st.backlog);
     }
     *out = w;
