@@ -1028,6 +1028,13 @@ static void test_bad_options_refused(void **state)
         if (strstr(err.msg, "passwd") || strstr(err.msg, "example"))
             fail_msg("%s: URL text in the error: %s", c->name, err.msg);
     }
+    /* https:// is accepted (libcurl does TLS); nothing is pending, so no
+     * connection is attempted. */
+    const char *tls[] = {"https://127.0.0.1:1/hooks"};
+    struct webhook_opts o = {.urls = tls, .nurls = 1, .secret = SECRET};
+    wh_start(fx, &o);
+    assert_int_equal(webhook_count(fx->w), 1);
+    wh_stop(fx);
     /* Zero targets is a valid, idle configuration. */
     struct webhook_opts none = {0};
     wh_start(fx, &none);
