@@ -586,6 +586,8 @@ void ms_modem_free(struct ms_modem *m)
 size_t ms_modem_take_output(struct ms_modem *m, uint8_t *buf, size_t cap)
 {
     size_t n = m->out.len < cap ? m->out.len : cap;
+    if (n == 0)
+        return 0;
     memcpy(buf, m->out.d, n);
     memmove(m->out.d, m->out.d + n, m->out.len - n);
     m->out.len -= n;
