@@ -1474,7 +1474,7 @@ static char *inbound_event(const char *json, int64_t id)
 {
     json_t *o = json_loads(json && *json ? json : "{}", JSON_REJECT_DUPLICATES, NULL);
     char *out = NULL;
-    if (o && json_is_object(o) && !json_object_get(o, "id") &&
+    if (json_is_object(o) && !json_object_get(o, "id") &&
         json_object_set_new(o, "id", json_integer(id)) == 0)
         out = json_dumps(o, JSON_COMPACT);
     json_decref(o);
