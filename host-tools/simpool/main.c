@@ -12,6 +12,8 @@
 static const struct simpool_cmd cmds[] = {
     {"probe", "bring modems up and report identity, SIM, network and signal",
      simpool_probe_main, simpool_probe_help},
+    {"send", "send one text through one modem to check its SIM can send",
+     simpool_send_main, simpool_send_help},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -5,9 +5,6 @@
  * Straight line: options into one config, one modem_port per PORT, a poll()
  * loop until every port is ready or failed or the time is up, report.
  */
-#include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +16,13 @@
 #include "drivers/modem/modem_port.h"
 #include "host-tools/simpool/simpool.h"
 
-#define PROBE_PORTS_MAX 32
 #define PROBE_DEFAULT_TIMEOUT_S 60
 
-struct probe_cfg {
-    const char *vendor;     /* "auto" or a profile name */
-    const char *pin;        /* NULL = none */
-    int timeout_s;
-    int baud;
-    bool rtscts;
-    bool json;
-    bool verbose;
+struct probe {
+    struct simpool_conn conn;   /* first: simpool_on_log reads it */
     char **ports;
     int nports;
-};
-
-struct probe_port {
-    struct modem_port *p;
-    const char *path;
-    bool answered_seen;
+    struct simpool_port pp[SIMPOOL_PORTS_MAX];
 };
 
 void simpool_probe_help(FILE *f)
@@ -81,129 +66,28 @@ void simpool_probe_help(FILE *f)
             PROBE_DEFAULT_TIMEOUT_S);
 }
 
-static void parse_args(int argc, char **argv, struct probe_cfg *cfg)
+static void parse_args(int argc, char **argv, struct probe *pr)
 {
-    enum { OPT_BAUD = 256, OPT_HELP, OPT_JSON, OPT_PIN, OPT_RTSCTS, OPT_TIMEOUT, OPT_VENDOR };
     static const struct option opts[] = {
-        {"baud", required_argument, NULL, OPT_BAUD},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"pin", required_argument, NULL, OPT_PIN},
-        {"rtscts", no_argument, NULL, OPT_RTSCTS},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"vendor", required_argument, NULL, OPT_VENDOR},
-        {"verbose", no_argument, NULL, 'v'},
+        SIMPOOL_CONN_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->vendor = "auto";
-    cfg->timeout_s = PROBE_DEFAULT_TIMEOUT_S;
-    cfg->pin = getenv("SIMPOOL_PIN");
-    char *end;
+    simpool_conn_init(&pr->conn, PROBE_DEFAULT_TIMEOUT_S);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_BAUD:
-            cfg->baud = (int)strtol(optarg, &end, 10);
-            if (*end || cfg->baud <= 0)
-                simpool_die(SIMPOOL_EXIT_USAGE, "probe: bad --baud '%s'", optarg);
-            break;
-        case 'h':
-        case OPT_HELP:
-            simpool_probe_help(stdout);
-            exit(SIMPOOL_EXIT_OK);
-        case OPT_JSON:
-            cfg->json = true;
-            break;
-        case OPT_PIN:
-            cfg->pin = optarg;
-            break;
-        case OPT_RTSCTS:
-            cfg->rtscts = true;
-            break;
-        case OPT_TIMEOUT:
-            cfg->timeout_s = (int)strtol(optarg, &end, 10);
-            if (*end || cfg->timeout_s <= 0 || cfg->timeout_s > 3600)
-                simpool_die(SIMPOOL_EXIT_USAGE, "probe: bad --timeout '%s' (1..3600 s)", optarg);
-            break;
-        case OPT_VENDOR:
-            cfg->vendor = optarg;
-            break;
-        case 'v':
-            cfg->verbose = true;
-            break;
-        default:
+        if (!simpool_conn_opt(&pr->conn, c, optarg, simpool_probe_help)) {
             fprintf(stderr, "try 'simpool probe --help'\n");
             exit(SIMPOOL_EXIT_USAGE);
         }
     }
-    if (strcmp(cfg->vendor, "auto") != 0 && !modem_vendor_by_name(cfg->vendor))
-        simpool_die(SIMPOOL_EXIT_USAGE,
-                    "probe: unknown --vendor '%s' (auto, sim800, sim7600, ec25, huawei, generic)",
-                    cfg->vendor);
-    if (cfg->pin && (strlen(cfg->pin) < 4 || strlen(cfg->pin) > 8 ||
-                     strspn(cfg->pin, "0123456789") != strlen(cfg->pin)))
-        simpool_die(SIMPOOL_EXIT_USAGE, "probe: a PIN is 4 to 8 digits");
-    cfg->ports = argv + optind;
-    cfg->nports = argc - optind;
-    if (cfg->nports <= 0)
+    simpool_conn_check(&pr->conn, "probe");
+    pr->ports = argv + optind;
+    pr->nports = argc - optind;
+    if (pr->nports <= 0)
         simpool_die(SIMPOOL_EXIT_USAGE, "probe: no PORT given (try 'simpool probe --help')");
-    if (cfg->nports > PROBE_PORTS_MAX)
-        simpool_die(SIMPOOL_EXIT_USAGE, "probe: at most %d ports", PROBE_PORTS_MAX);
-}
-
-static void on_log(void *ud, struct modem_port *p, enum modem_log_level lv, const char *line)
-{
-    (void)p;
-    const struct probe_cfg *cfg = ud;
-    if (cfg->verbose || lv <= MODEM_LOG_ERR)
-        fprintf(stderr, "%s\n", line);
-}
-
-static bool settled(const struct probe_port *pp, int n)
-{
-    for (int i = 0; i < n; i++) {
-        enum modem_state s = modem_port_state(pp[i].p);
-        if (s != MODEM_READY && s != MODEM_FAILED)
-            return false;
-    }
-    return true;
-}
-
-/* One line saying why a port is not ready, or NULL when it is. */
-static const char *why_not(const struct probe_port *pp, const struct probe_cfg *cfg, char *buf,
-                           size_t size)
-{
-    const struct modem *m = modem_port_modem(pp->p);
-    const struct modem_identity *id = modem_port_identity(pp->p);
-    switch (modem_port_state(pp->p)) {
-    case MODEM_READY:
-    case MODEM_BUSY:
-        return NULL;
-    case MODEM_FAILED:
-        if (!modem_answered(m))
-            snprintf(buf, size, "no answer (%s)", modem_port_reason(pp->p));
-        else
-            snprintf(buf, size, "%s", modem_port_reason(pp->p));
-        return buf;
-    case MODEM_ABSENT:
-        snprintf(buf, size, "port absent (%s)", modem_port_reason(pp->p));
-        return buf;
-    default:
-        break;
-    }
-    if (!modem_answered(m)) {
-        snprintf(buf, size, "no answer within %d s", cfg->timeout_s);
-    } else if (strcmp(modem_phase_name(m), "registration") == 0 && !id->registered) {
-        int s = id->cereg >= 0 && id->creg != AT_REG_DENIED ? id->cereg : id->creg;
-        snprintf(buf, size, "not registered (%s) within %d s",
-                 s >= 0 ? at_reg_stat_name(s) : "no reply", cfg->timeout_s);
-    } else {
-        snprintf(buf, size, "not ready within %d s (stuck at %s: %s)", cfg->timeout_s,
-                 modem_phase_name(m), modem_port_reason(pp->p));
-    }
-    return buf;
+    if (pr->nports > SIMPOOL_PORTS_MAX)
+        simpool_die(SIMPOOL_EXIT_USAGE, "probe: at most %d ports", SIMPOOL_PORTS_MAX);
 }
 
 static const char *reg_name(const struct modem_identity *id)
@@ -219,7 +103,7 @@ static const char *or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
-static void print_text(const struct probe_port *pp, const char *why)
+static void print_text(const struct simpool_port *pp, const char *why)
 {
     const struct modem_identity *id = modem_port_identity(pp->p);
     if (why)
@@ -245,7 +129,7 @@ static void set_str(json_t *o, const char *k, const char *v)
     json_object_set_new(o, k, v && *v ? json_string(v) : json_null());
 }
 
-static json_t *port_json(const struct probe_port *pp, const char *why)
+static json_t *port_json(const struct simpool_port *pp, const char *why)
 {
     const struct modem_identity *id = modem_port_identity(pp->p);
     json_t *o = json_object();
@@ -271,85 +155,36 @@ static json_t *port_json(const struct probe_port *pp, const char *why)
     return o;
 }
 
-static int run_loop(struct probe_port *pp, int n, sg_ms deadline)
+static bool all_settled(void *ud)
 {
-    struct pollfd fds[PROBE_PORTS_MAX];
-    while (!settled(pp, n)) {
-        sg_ms now = sg_clock_mono_ms();
-        if (now >= deadline)
-            return 0;
-        sg_ms wake = deadline;
-        for (int i = 0; i < n; i++) {
-            sg_ms d = modem_port_next_deadline(pp[i].p);
-            if (d < wake)
-                wake = d;
-            fds[i].fd = modem_port_fd(pp[i].p);
-            fds[i].events = POLLIN | (modem_port_want_write(pp[i].p) ? POLLOUT : 0);
-            fds[i].revents = 0;
-        }
-        int ms = wake <= now ? 0 : (int)(wake - now > 60000 ? 60000 : wake - now);
-        int rc = poll(fds, (nfds_t)n, ms);
-        if (rc < 0 && errno != EINTR) {
-            perror("simpool: poll");
-            return -1;
-        }
-        now = sg_clock_mono_ms();
-        for (int i = 0; i < n; i++) {
-            if (rc > 0 && fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                modem_port_on_readable(pp[i].p, now);
-            if (rc > 0 && fds[i].fd >= 0 && (fds[i].revents & POLLOUT))
-                modem_port_on_writable(pp[i].p, now);
-            modem_port_tick(pp[i].p, now);
-        }
-    }
-    return 0;
+    const struct probe *pr = ud;
+    return simpool_settled(pr->pp, pr->nports);
 }
 
 int simpool_probe_main(int argc, char **argv)
 {
-    struct probe_cfg cfg;
-    parse_args(argc, argv, &cfg);
+    struct probe pr;
+    memset(&pr, 0, sizeof(pr));
+    parse_args(argc, argv, &pr);
 
-    struct probe_port pp[PROBE_PORTS_MAX];
-    memset(pp, 0, sizeof(pp));
-    const struct modem_port_cbs cbs = {.log = on_log};
-    const struct modem_vendor *v =
-        strcmp(cfg.vendor, "auto") == 0 ? NULL : modem_vendor_by_name(cfg.vendor);
-    sg_ms start = sg_clock_mono_ms();
-    sg_ms deadline = start + (sg_ms)cfg.timeout_s * 1000;
-    for (int i = 0; i < cfg.nports; i++) {
-        struct modem_port_cfg pc = {
-            .id = cfg.ports[i],
-            .path = cfg.ports[i],
-            .baud = cfg.baud,
-            .rtscts = cfg.rtscts,
-            .vendor = v,
-            .pin = cfg.pin,
-            .sim_timeout_ms = (sg_ms)cfg.timeout_s * 1000,
-            .reg_timeout_ms = (sg_ms)cfg.timeout_s * 1000,
-            .csq_interval_ms = -1,
-        };
-        struct sg_err err;
-        sg_err_clear(&err);
-        pp[i].path = cfg.ports[i];
-        if (modem_port_new(&pc, &cbs, &cfg, &pp[i].p, &err) < 0)
-            simpool_die(SIMPOOL_EXIT_INTERNAL, "probe: %s: %s", cfg.ports[i], err.msg);
-        modem_port_start(pp[i].p, start);
-    }
+    const struct modem_port_cbs cbs = {.log = simpool_on_log};
+    sg_ms deadline = sg_clock_mono_ms() + (sg_ms)pr.conn.timeout_s * 1000;
+    simpool_ports_start(&pr.conn, pr.ports, pr.nports, &cbs, &pr, pr.pp);
 
-    int rc = run_loop(pp, cfg.nports, deadline);
+    int rc = simpool_loop(pr.pp, pr.nports, deadline, all_settled, &pr);
 
     int exit_code = rc < 0 ? SIMPOOL_EXIT_INTERNAL : SIMPOOL_EXIT_OK;
-    json_t *arr = cfg.json ? json_array() : NULL;
-    char reasons[PROBE_PORTS_MAX][MODEM_LOG_MAX + 64];
-    for (int i = 0; i < cfg.nports; i++) {
-        const char *why = why_not(&pp[i], &cfg, reasons[i], sizeof(reasons[i]));
-        if (why && exit_code == SIMPOOL_EXIT_OK)
+    json_t *arr = pr.conn.json ? json_array() : NULL;
+    char why[SIMPOOL_PORTS_MAX][MODEM_LOG_MAX + 64];
+    const char *whys[SIMPOOL_PORTS_MAX];
+    for (int i = 0; i < pr.nports; i++) {
+        whys[i] = simpool_why_not(&pr.pp[i], pr.conn.timeout_s, why[i], sizeof(why[i]));
+        if (whys[i] && exit_code == SIMPOOL_EXIT_OK)
             exit_code = SIMPOOL_EXIT_NOT_READY;
         if (arr)
-            json_array_append_new(arr, port_json(&pp[i], why));
+            json_array_append_new(arr, port_json(&pr.pp[i], whys[i]));
         else
-            print_text(&pp[i], why);
+            print_text(&pr.pp[i], whys[i]);
     }
     if (arr) {
         json_t *top = json_object();
@@ -361,12 +196,9 @@ int simpool_probe_main(int argc, char **argv)
         json_decref(top);
     }
     fflush(stdout);
-    for (int i = 0; i < cfg.nports; i++) {
-        char buf[MODEM_LOG_MAX + 64];
-        const char *why = why_not(&pp[i], &cfg, buf, sizeof(buf));
-        if (why)
-            fprintf(stderr, "simpool: %s: %s\n", pp[i].path, why);
-        modem_port_free(pp[i].p);
-    }
+    for (int i = 0; i < pr.nports; i++)
+        if (whys[i])
+            fprintf(stderr, "simpool: %s: %s\n", pr.pp[i].path, whys[i]);
+    simpool_ports_free(pr.pp, pr.nports);
     return exit_code;
 }
