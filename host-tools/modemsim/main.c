@@ -99,6 +99,9 @@ static void usage(FILE *f)
             "  --sr-delay-ms N       +CMGS to status report (default 1000)\n"
             "  --sr-status N         TP-ST of status reports (default 0 = delivered)\n"
             "  --urc-period-ms N     Huawei ^RSSI period (default 2000)\n"
+            "  --mr-start N          first TP-MR handed out, 0..255 (default 0; it wraps at 255)\n"
+            "  --prompt STYLE        AT+CMGS prompt: 'space' = CR LF '> ' (every profile's),\n"
+            "                        'crlf' = CR LF '>' CR LF (SIMCom SIM7670G, gammu #1176)\n"
             "  --cnma-timeout-ms N   CSMS=1: unacknowledged +CMT resets CNMI (default 15000)\n"
             "faults (also at runtime through the control socket):\n"
             "  --latency-ms N        delay before every reply\n"
@@ -139,7 +142,7 @@ static double rate_arg(const char *name, const char *v)
 }
 
 enum {
-    O_BOOT = 256, O_CMGS_LAT, O_CMS_COUNT, O_CMS_ERROR, O_CMS_RATE, O_CNMA, O_GARBAGE, O_LAT,
+    O_BOOT = 256, O_MR_START, O_PROMPT, O_CMGS_LAT, O_CMS_COUNT, O_CMS_ERROR, O_CMS_RATE, O_CNMA, O_GARBAGE, O_LAT,
     O_LOSE_OK, O_NO_NET, O_PIN, O_PUK, O_REBOOT, O_REG, O_RSSI, O_SEED, O_SILENT, O_SIM_MISSING,
     O_SMSC, O_SR_DELAY, O_SR_STATUS, O_URC_PERIOD,
 };
@@ -160,9 +163,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         {"link", required_argument, NULL, 'L'},
         {"log", required_argument, NULL, 'l'},
         {"lose-ok", required_argument, NULL, O_LOSE_OK},
+        {"mr-start", required_argument, NULL, O_MR_START},
         {"no-network", no_argument, NULL, O_NO_NET},
         {"pin", required_argument, NULL, O_PIN},
         {"profile", required_argument, NULL, 'p'},
+        {"prompt", required_argument, NULL, O_PROMPT},
         {"puk", required_argument, NULL, O_PUK},
         {"reboot-mid-send", no_argument, NULL, O_REBOOT},
         {"reg-ms", required_argument, NULL, O_REG},
@@ -185,6 +190,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     c->urc_period_ms = 2000;
     c->cnma_timeout_ms = 15000;
     c->rssi = 20;
+    c->mr_start = -1;
     c->faults.cmgs_latency_ms = 50;
     c->faults.cms_code = 500;
     const long day = 86400000L;
@@ -206,7 +212,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case O_GARBAGE: c->faults.garbage_rate = rate_arg("--garbage-rate", optarg); break;
         case O_LAT: c->faults.latency_ms = num_arg("--latency-ms", optarg, 0, day); break;
         case O_LOSE_OK: c->faults.lose_ok = (unsigned)num_arg("--lose-ok", optarg, 0, 1000000); break;
+        case O_MR_START: c->mr_start = (int)num_arg("--mr-start", optarg, 0, 255); break;
         case O_NO_NET: c->no_network = true; break;
+        case O_PROMPT:
+            if (strcmp(optarg, "space") == 0)
+                c->prompt = "\r\n> ";
+            else if (strcmp(optarg, "crlf") == 0)
+                c->prompt = "\r\n>\r\n";
+            else
+                die("--prompt: 'space' or 'crlf', got '%s'", optarg);
+            break;
         case O_PIN: c->pin = optarg; break;
         case O_PUK: c->puk = optarg; break;
         case O_REBOOT: c->faults.reboot_mid_send = true; break;

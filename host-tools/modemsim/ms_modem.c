@@ -568,7 +568,7 @@ struct ms_modem *ms_modem_new(const struct ms_config *cfg, sg_ms now)
     m->rssi = cfg->rssi > 0 && cfg->rssi <= 31 ? cfg->rssi : 20;
     m->sr_delay_ms = cfg->sr_delay_ms;
     m->sr_status = cfg->sr_status;
-    m->mr = m->prof->mr_start;
+    m->mr = cfg->mr_start >= 0 ? (uint8_t)cfg->mr_start : m->prof->mr_start;
     power_on(m, now);
     return m;
 }

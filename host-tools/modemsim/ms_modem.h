@@ -61,6 +61,9 @@ struct ms_config {
     const char *puk;        /* NULL: "12345678"; copied */
     bool no_network;        /* the network is not there at boot */
     const char *smsc;       /* NULL: "+33689004000"; copied */
+    const char *prompt;     /* NULL: the profile's; else the bytes sent after AT+CMGS
+                             * (static storage, e.g. "\r\n>\r\n" as a SIM7670G sends) */
+    int mr_start;           /* first TP-MR; < 0: the profile's */
     sg_ms wall_offset;      /* wall ms = now + wall_offset (logs, SCTS) */
     struct ms_faults faults;
     /* One JSON object per line, without the newline; the line is only valid

@@ -62,7 +62,7 @@ int ms_sms_cmgs_start(struct ms_modem *m, int len, sg_ms now)
         m->faults.reboot_mid_send = false;
         m->reboot_armed = true;
     }
-    const char *prompt = m->prof->prompt;
+    const char *prompt = m->cfg.prompt ? m->cfg.prompt : m->prof->prompt;
     if (m->faults.latency_ms > 0) {
         ms_buf_add(&m->held, prompt, strlen(prompt));
         m->busy_until = now + m->faults.latency_ms;

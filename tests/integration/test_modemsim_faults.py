@@ -309,6 +309,19 @@ def t_mr_wrap_and_reports():
         sim.stop()
 
 
+def t_prompt_variant_and_mr_start():
+    sim, p = start("sim7600", "--prompt", "crlf", "--mr-start", "255")
+    try:
+        for mr in (255, 0):
+            p.write("AT+CMGS=23\r")
+            expect(p.read_until(rb">\r\n", 2) == b"\r\n>\r\n", "SIM7670G-style prompt")
+            p.write(SUBMIT + "\x1a")
+            r = p.read_until(rb"OK\r\n").decode()
+            expect(r == "\r\n+CMGS: %d\r\n\r\nOK\r\n" % mr, "MR %d: %r" % (mr, r))
+    finally:
+        sim.stop()
+
+
 def t_control_errors():
     sim, p = start("huawei")
     try:
@@ -321,6 +334,8 @@ def t_control_errors():
         sim.sock.sendall(b"not json\n")
         r = sim.sockf.readline()
         expect(b'"ok":false' in r, "bad JSON %r" % r)
+        p.cmd("AT^CURC=0")  # no ^RSSI in the middle of the reply below
+        p.read_for(0.1)
         expect(p.cmd("AT+CHUP") == "\r\nCOMMAND NOT SUPPORT\r\n", "Huawei unknown command")
     finally:
         sim.stop()
@@ -328,7 +343,7 @@ def t_control_errors():
 
 TESTS = [t_latency, t_cms_errors, t_cms_rate_seeded, t_silent_garbage_lost_ok, t_reboot_mid_send,
          t_sim_missing, t_pin_puk, t_network, t_unplug, t_cnma, t_mr_wrap_and_reports,
-         t_control_errors]
+         t_prompt_variant_and_mr_start, t_control_errors]
 
 
 def main():

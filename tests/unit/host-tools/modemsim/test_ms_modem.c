@@ -48,6 +48,7 @@ static struct ms_config base_cfg(const char *profile, struct rig *r)
         .sr_delay_ms = 1000,
         .urc_period_ms = 500,
         .rssi = 20,
+        .mr_start = -1,
         .faults = {.cmgs_latency_ms = 50},
         .log = rig_log,
         .log_ctx = r,
