@@ -183,6 +183,29 @@ static const struct key sim_keys[] = {
     {0},
 };
 
+static const char *check_urls(const config_setting_t *s, char *buf, size_t len)
+{
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const char *v = config_setting_get_string_elem(s, i);
+        if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+            snprintf(buf, len, "entry \"%.64s\" must start with http:// or https://", v);
+            return buf;
+        }
+        if (strlen(v) >= 2048)
+            return "has an entry longer than 2047 characters";
+    }
+    return NULL;
+}
+
+static const struct key webhook_keys[] = {
+    {.name = "urls", .type = K_STRARR, .max = CFG_MAX_WEBHOOKS, .check = check_urls},
+    {.name = "secret", .type = K_STR, .min = 16, .max = 256},
+    {.name = "timeout", .type = K_INT, .min = 1, .max = 300},
+    {.name = "max_age", .type = K_INT, .min = 60, .max = 30 * 86400},
+    {.name = "start_at_oldest", .type = K_BOOL},
+    {0},
+};
+
 static const struct key gpio_keys[] = {
     {.name = "chip", .type = K_STR, .required = true, .min = 1, .max = 63},
     {.name = "pwrkey", .type = K_INT, .min = 0, .max = 1023},
@@ -243,6 +266,7 @@ static const struct key config_keys[] = {
     {.name = "inbound", .type = K_GROUP, .children = inbound_keys},
     {.name = "retention", .type = K_GROUP, .children = retention_keys},
     {.name = "sims", .type = K_LIST, .min = 0, .max = CFG_MAX_SIMS, .children = sim_keys},
+    {.name = "webhook", .type = K_GROUP, .children = webhook_keys},
     {0},
 };
 
@@ -338,7 +362,10 @@ static int check_value(const struct ctx *c, const config_setting_t *s, const str
         const char *v = config_setting_get_string(s);
         size_t n = strlen(v);
         if (k->min && n < (size_t)k->min)
-            return fail_at(c, s, "%s must not be empty", name);
+            return k->min == 1 || n == 0
+                       ? fail_at(c, s, "%s must not be empty", name)
+                       : fail_at(c, s, "%s is too short (%zu characters, at least %ld)", name, n,
+                                 k->min);
         if (k->max && n > (size_t)k->max)
             return fail_at(c, s, "%s is too long (%zu characters, at most %ld)", name, n, k->max);
         if (k->choices) {
@@ -516,6 +543,17 @@ static void extract_engine(const config_setting_t *root, struct sg_config *cfg)
         get_int(config_setting_get_member(root, "inbound"), "reassembly_timeout", 600);
     cfg->retention_days = get_int(config_setting_get_member(root, "retention"), "max_age_days", 30);
     copy_str(cfg->default_cc, sizeof(cfg->default_cc), root, "default_country_code", "");
+
+    const config_setting_t *wh = config_setting_get_member(root, "webhook");
+    const config_setting_t *urls = wh ? config_setting_get_member(wh, "urls") : NULL;
+    cfg->webhook.nurls = urls ? (size_t)config_setting_length(urls) : 0;
+    for (size_t i = 0; i < cfg->webhook.nurls; i++)
+        snprintf(cfg->webhook.urls[i], sizeof(cfg->webhook.urls[i]), "%s",
+                 config_setting_get_string_elem(urls, (int)i));
+    copy_str(cfg->webhook.secret, sizeof(cfg->webhook.secret), wh, "secret", "");
+    cfg->webhook.timeout_s = get_int(wh, "timeout", 10);
+    cfg->webhook.max_age_s = get_int(wh, "max_age", 86400);
+    cfg->webhook.start_at_oldest = get_bool(wh, "start_at_oldest", false);
 
     const config_setting_t *sims = config_setting_get_member(root, "sims");
     cfg->nsims = sims ? (size_t)config_setting_length(sims) : 0;
@@ -703,6 +741,26 @@ static bool level_known(const char *v)
     return false;
 }
 
+/* Rules that tie two keys together; reported at the key an operator edits. */
+static int check_relations(const struct sg_config *cfg, const config_setting_t *root,
+                           const struct ctx *c)
+{
+    const config_setting_t *wh = config_setting_get_member(root, "webhook");
+    if (cfg->webhook.nurls > 0 && !cfg->webhook.secret[0])
+        return fail_at(c, wh, "webhook: 'secret' is required when 'urls' are set");
+    if (cfg->webhook.nurls > 0 && (long long)cfg->retention_days * 86400 < cfg->webhook.max_age_s)
+        return fail_at(c, wh,
+                       "webhook.max_age (%d s) is longer than retention.max_age_days (%d): "
+                       "events would be purged before webhooks give up on them",
+                       cfg->webhook.max_age_s, cfg->retention_days);
+    for (int p = 0; p < CFG_PRIO_COUNT; p++)
+        if (cfg->queue.ttl_s[p] > cfg->queue.max_ttl_s)
+            return fail_at(c, config_setting_get_member(root, "queue"),
+                           "queue: a default ttl (%d s) is longer than max_ttl (%d s)",
+                           cfg->queue.ttl_s[p], cfg->queue.max_ttl_s);
+    return 0;
+}
+
 static int validate_overrides(const struct sg_config *cfg, struct sg_err *err)
 {
     if (cfg->state_dir[0] != '/')
@@ -766,6 +824,8 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
     }
     if (!rc)
         rc = apply_pins(cfg, config_setting_get_member(root, "pins"), &c);
+    if (!rc)
+        rc = check_relations(cfg, root, &c);
     if (!rc) {
         rc = validate_overrides(cfg, err);
         if (rc)

@@ -94,6 +94,17 @@ struct cfg_routing {
     bool unknown_sims;                  /* SIMs not in `sims` may send */
 };
 
+#define CFG_MAX_WEBHOOKS 8
+
+struct cfg_webhook {
+    size_t nurls;
+    char urls[CFG_MAX_WEBHOOKS][2048];
+    char secret[257];               /* never logged */
+    int timeout_s;
+    int max_age_s;                  /* give up on an event this long after it happened */
+    bool start_at_oldest;
+};
+
 struct sg_config {
     char path[CFG_PATH_MAX];        /* the file this came from */
     char state_dir[CFG_PATH_MAX];
@@ -108,6 +119,7 @@ struct sg_config {
     struct cfg_routing routing;
     int reassembly_timeout_s;       /* inbound multipart */
     int retention_days;             /* final messages and events kept this long */
+    struct cfg_webhook webhook;
     size_t nsims;
     struct cfg_sim sims[CFG_MAX_SIMS];
     size_t nmodems;

@@ -154,6 +154,8 @@ static void on_events(void *ud, int64_t last_seq)
     struct gw *gw = ud;
     if (gw->api)
         api_notify_events(gw->api, last_seq);
+    if (gw->webhook)
+        webhook_notify(gw->webhook, last_seq);
 }
 
 #define PURGE_BATCH 500
@@ -232,6 +234,22 @@ static int engine_start(struct gw *gw, struct sg_err *err)
     rc = sims_from_cfg(gw, err);
     if (rc)
         return rc;
+    if (c->webhook.nurls > 0) {
+        const char *urls[CFG_MAX_WEBHOOKS];
+        for (size_t i = 0; i < c->webhook.nurls; i++)
+            urls[i] = c->webhook.urls[i];
+        struct webhook_opts wo = {
+            .urls = urls,
+            .nurls = (unsigned)c->webhook.nurls,
+            .secret = c->webhook.secret,
+            .timeout_ms = (sg_ms)c->webhook.timeout_s * 1000,
+            .max_age_ms = (sg_ms)c->webhook.max_age_s * 1000,
+            .start_at_oldest = c->webhook.start_at_oldest,
+        };
+        rc = webhook_new(&gw->loop, gw->store, gw->log, &wo, c->state_dir, &gw->webhook, err);
+        if (rc)
+            return rc;
+    }
 
     struct sched_opts so = {
         .queue = gw->queue,
@@ -370,6 +388,7 @@ void gw_free(struct gw *gw)
         return;
     /* The API first: it answers pending submits from the store it still has. */
     api_free(gw->api);
+    webhook_free(gw->webhook);
     gw_ports_free(gw);
     sched_free(gw->sched);
     queue_close(gw->queue);

@@ -16,6 +16,7 @@
 #include "firmware/queue.h"
 #include "firmware/sched.h"
 #include "firmware/store.h"
+#include "firmware/webhook.h"
 
 struct gw;
 
@@ -48,6 +49,7 @@ struct gw {
     struct queue *queue;
     struct sched *sched;
     struct api *api;
+    struct webhook *webhook;        /* NULL when no URL is configured */
     struct sched_sim_cfg *sims;     /* from cfg->sims, for sched */
     const char *slot_ids[CFG_MAX_MODEMS];
     size_t nports;

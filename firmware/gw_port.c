@@ -372,6 +372,32 @@ static void prov_metrics(void *ud, struct api_metrics *m)
         api_metrics_printf(m, "simgate_sim_sends_total{iccid=\"%s\",result=\"failed\"} %llu\n",
                            v[i].iccid, (unsigned long long)v[i].sends_failed);
     }
+    unsigned nw = gw->webhook ? webhook_count(gw->webhook) : 0;
+    if (nw == 0)
+        return;
+    api_metrics_printf(m, "# HELP simgate_webhook_delivered_total Events acknowledged with a 2xx.\n"
+                          "# TYPE simgate_webhook_delivered_total counter\n");
+    struct webhook_stats ws[CFG_MAX_WEBHOOKS];
+    for (unsigned i = 0; i < nw && i < CFG_MAX_WEBHOOKS; i++) {
+        webhook_stats(gw->webhook, i, &ws[i]);
+        api_metrics_printf(m, "simgate_webhook_delivered_total{target=\"%u\"} %llu\n", i,
+                           (unsigned long long)ws[i].delivered);
+    }
+    api_metrics_printf(m, "# HELP simgate_webhook_failed_attempts_total Failed deliveries.\n"
+                          "# TYPE simgate_webhook_failed_attempts_total counter\n");
+    for (unsigned i = 0; i < nw && i < CFG_MAX_WEBHOOKS; i++)
+        api_metrics_printf(m, "simgate_webhook_failed_attempts_total{target=\"%u\"} %llu\n", i,
+                           (unsigned long long)ws[i].failed_attempts);
+    api_metrics_printf(m, "# HELP simgate_webhook_skipped_total Events given up on.\n"
+                          "# TYPE simgate_webhook_skipped_total counter\n");
+    for (unsigned i = 0; i < nw && i < CFG_MAX_WEBHOOKS; i++)
+        api_metrics_printf(m, "simgate_webhook_skipped_total{target=\"%u\"} %llu\n", i,
+                           (unsigned long long)ws[i].skipped);
+    api_metrics_printf(m, "# HELP simgate_webhook_backlog Events not yet delivered.\n"
+                          "# TYPE simgate_webhook_backlog gauge\n");
+    for (unsigned i = 0; i < nw && i < CFG_MAX_WEBHOOKS; i++)
+        api_metrics_printf(m, "simgate_webhook_backlog{target=\"%u\"} %lld\n", i,
+                           (long long)ws[i].backlog);
 }
 
 void gw_provider(struct gw *gw, struct api_provider *out)

@@ -163,6 +163,12 @@ static const struct bad_case bad_cases[] = {
      "D/simgated.conf:3: queue.ttl.otp is 5; must be between 10 and 604800"},
     {"recovery rule misspelt", MODEM "queue = { recover_sending = { bulk = \"retry-later\"; }; };\n",
      NULL, "D/simgated.conf:3: queue.recover_sending.bulk is \"retry-later\"; must be one of retry, unknown"},
+    {"webhook URL without scheme", MODEM "webhook = { urls = [ \"localhost:8080/hook\" ];\n secret = \"0123456789abcdef\"; };\n",
+     NULL, "D/simgated.conf:3: webhook.urls entry \"localhost:8080/hook\" must start with http:// or https://"},
+    {"webhook without a secret", MODEM "webhook = {\n urls = [ \"http://127.0.0.1:8080/hook\" ]; };\n", NULL,
+     "D/simgated.conf:3: webhook: 'secret' is required when 'urls' are set"},
+    {"webhook secret too short", MODEM "webhook = { secret = \"hunter2\"; };\n", NULL,
+     "D/simgated.conf:3: webhook.secret is too short (7 characters, at least 16)"},
     {"too many modems",
      "modems = ("
      "{id=\"a\";port=\"/p\";},{id=\"b\";port=\"/p\";},{id=\"c\";port=\"/p\";},{id=\"d\";port=\"/p\";},"
