@@ -12,7 +12,7 @@ struct ctl_cmd {
     ctl_fn fn;
 };
 
-static int fail(json_t *rep, const char *msg)
+static int ctl_fail(json_t *rep, const char *msg)
 {
     json_object_set_new(rep, "error", json_string(msg));
     return -1;
@@ -30,7 +30,7 @@ static bool opt_num(json_t *req, const char *key, double *out)
     return true;
 }
 
-static int c_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                    struct ms_ctl_result *res)
 {
     (void)req;
@@ -61,14 +61,14 @@ static int c_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, s
     if (!st || !state) {
         json_decref(st);
         json_decref(state);
-        return fail(rep, "out of memory");
+        return ctl_fail(rep, "out of memory");
     }
     json_object_set_new(rep, "stats", st);
     json_object_set_new(rep, "state", state);
     return 0;
 }
 
-static int c_latency(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_latency(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                      struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -77,13 +77,13 @@ static int c_latency(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
     struct ms_faults *f = ms_modem_faults(m);
     double ms = (double)f->latency_ms, cmgs = (double)f->cmgs_latency_ms;
     if (!opt_num(req, "ms", &ms) || !opt_num(req, "cmgs_ms", &cmgs) || ms < 0 || cmgs < 0)
-        return fail(rep, "latency: ms and cmgs_ms are numbers >= 0");
+        return ctl_fail(rep, "latency: ms and cmgs_ms are numbers >= 0");
     f->latency_ms = (sg_ms)ms;
     f->cmgs_latency_ms = (sg_ms)cmgs;
     return 0;
 }
 
-static int c_cms_error(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_cms_error(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                        struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -94,14 +94,14 @@ static int c_cms_error(struct ms_modem *m, json_t *req, json_t *rep, bool plugge
     if (!opt_num(req, "code", &code) || !opt_num(req, "rate", &rate) ||
         !opt_num(req, "count", &count) || code < 0 || code > 999 || rate < 0 || rate > 1 ||
         count < 0)
-        return fail(rep, "cms_error: code 0..999, rate 0..1, count >= 0");
+        return ctl_fail(rep, "cms_error: code 0..999, rate 0..1, count >= 0");
     f->cms_code = (int)code;
     f->cms_rate = rate;
     f->cms_count = (unsigned)count;
     return 0;
 }
 
-static int c_silent(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_silent(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
     (void)req;
@@ -113,7 +113,7 @@ static int c_silent(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, 
     return 0;
 }
 
-static int c_resume(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_resume(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
     (void)req;
@@ -125,7 +125,7 @@ static int c_resume(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, 
     return 0;
 }
 
-static int c_garbage(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_garbage(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                      struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -135,13 +135,13 @@ static int c_garbage(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
     double bytes = 0, rate = f->garbage_rate;
     if (!opt_num(req, "bytes", &bytes) || !opt_num(req, "rate", &rate) || bytes < 0 ||
         bytes > 65536 || rate < 0 || rate > 1)
-        return fail(rep, "garbage: bytes 0..65536, rate 0..1");
+        return ctl_fail(rep, "garbage: bytes 0..65536, rate 0..1");
     f->garbage_rate = rate;
     ms_modem_garbage(m, (unsigned)bytes);
     return 0;
 }
 
-static int c_lose_ok(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_lose_ok(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                      struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -149,12 +149,12 @@ static int c_lose_ok(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
     (void)res;
     double n = 1;
     if (!opt_num(req, "count", &n) || n < 0)
-        return fail(rep, "lose_ok: count >= 0");
+        return ctl_fail(rep, "lose_ok: count >= 0");
     ms_modem_faults(m)->lose_ok = (unsigned)n;
     return 0;
 }
 
-static int c_reboot_mid_send(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
+static int ctl_reboot_mid_send(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
                              sg_ms now, struct ms_ctl_result *res)
 {
     (void)req;
@@ -166,7 +166,7 @@ static int c_reboot_mid_send(struct ms_modem *m, json_t *req, json_t *rep, bool 
     return 0;
 }
 
-static int c_reboot(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_reboot(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
     (void)req;
@@ -177,7 +177,7 @@ static int c_reboot(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, 
     return 0;
 }
 
-static int c_sim_missing(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_sim_missing(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                          struct ms_ctl_result *res)
 {
     (void)req;
@@ -188,7 +188,7 @@ static int c_sim_missing(struct ms_modem *m, json_t *req, json_t *rep, bool plug
     return 0;
 }
 
-static int c_sim_insert(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_sim_insert(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                         struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -196,33 +196,33 @@ static int c_sim_insert(struct ms_modem *m, json_t *req, json_t *rep, bool plugg
     const char *pin = json_string_value(json_object_get(req, "pin"));
     const char *puk = json_string_value(json_object_get(req, "puk"));
     if ((pin && strlen(pin) > 8) || (puk && strlen(puk) > 8))
-        return fail(rep, "sim_insert: pin and puk are at most 8 digits");
+        return ctl_fail(rep, "sim_insert: pin and puk are at most 8 digits");
     ms_modem_sim_insert(m, pin, puk, now);
     return 0;
 }
 
-static int c_pin_required(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_pin_required(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                           struct ms_ctl_result *res)
 {
     const char *pin = json_string_value(json_object_get(req, "pin"));
     if (!pin || !*pin)
-        return fail(rep, "pin_required: \"pin\" is required");
-    return c_sim_insert(m, req, rep, plugged, now, res);
+        return ctl_fail(rep, "pin_required: \"pin\" is required");
+    return ctl_sim_insert(m, req, rep, plugged, now, res);
 }
 
-static int c_network_lost(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_network_lost(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                           struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)res;
     double stat = 2;
     if (!opt_num(req, "stat", &stat) || (stat != 0 && stat != 2 && stat != 3))
-        return fail(rep, "network_lost: stat is 0, 2 or 3");
+        return ctl_fail(rep, "network_lost: stat is 0, 2 or 3");
     ms_modem_network(m, false, (int)stat, now);
     return 0;
 }
 
-static int c_network_regained(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
+static int ctl_network_regained(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
                               sg_ms now, struct ms_ctl_result *res)
 {
     (void)req;
@@ -233,7 +233,7 @@ static int c_network_regained(struct ms_modem *m, json_t *req, json_t *rep, bool
     return 0;
 }
 
-static int c_csq(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_csq(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                  struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -241,12 +241,12 @@ static int c_csq(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_
     (void)res;
     double rssi = -1;
     if (!opt_num(req, "rssi", &rssi) || rssi < 0 || rssi > 31)
-        return fail(rep, "csq: rssi 0..31");
+        return ctl_fail(rep, "csq: rssi 0..31");
     ms_modem_set_rssi(m, (int)rssi);
     return 0;
 }
 
-static int c_sr(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_sr(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                 struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -254,39 +254,39 @@ static int c_sr(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_m
     (void)res;
     double delay = -1, st = -1;
     if (!opt_num(req, "delay_ms", &delay) || !opt_num(req, "st", &st) || st > 255)
-        return fail(rep, "sr: delay_ms >= 0, st 0..255");
+        return ctl_fail(rep, "sr: delay_ms >= 0, st 0..255");
     ms_modem_set_sr(m, (sg_ms)delay, (int)st);
     return 0;
 }
 
-static int c_unplug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_unplug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
     (void)m;
     (void)now;
     double after = 0;
     if (!opt_num(req, "replug_ms", &after) || after < 0)
-        return fail(rep, "unplug: replug_ms >= 0");
+        return ctl_fail(rep, "unplug: replug_ms >= 0");
     if (!plugged)
-        return fail(rep, "unplug: already unplugged");
+        return ctl_fail(rep, "unplug: already unplugged");
     res->action = MS_CTL_UNPLUG;
     res->replug_after_ms = (sg_ms)after;
     return 0;
 }
 
-static int c_replug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_replug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
     (void)m;
     (void)req;
     (void)now;
     if (plugged)
-        return fail(rep, "replug: not unplugged");
+        return ctl_fail(rep, "replug: not unplugged");
     res->action = MS_CTL_REPLUG;
     return 0;
 }
 
-static int c_inject_sms(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_inject_sms(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                         struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -300,17 +300,17 @@ static int c_inject_sms(struct ms_modem *m, json_t *req, json_t *rep, bool plugg
     else if (mode && strcmp(mode, "direct") == 0)
         im = MS_INJECT_DIRECT;
     else if (mode && strcmp(mode, "auto") != 0)
-        return fail(rep, "inject_sms: mode is auto, stored or direct");
+        return ctl_fail(rep, "inject_sms: mode is auto, stored or direct");
     struct sg_err err;
     sg_err_clear(&err);
     int n = ms_modem_inject_sms(m, from, text, im, now, &err);
     if (n < 0)
-        return fail(rep, err.msg);
+        return ctl_fail(rep, err.msg);
     json_object_set_new(rep, "parts", json_integer(n));
     return 0;
 }
 
-static int c_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                            struct ms_ctl_result *res)
 {
     (void)plugged;
@@ -318,15 +318,15 @@ static int c_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool pl
     double mr = -1, st = 0;
     const char *to = json_string_value(json_object_get(req, "to"));
     if (!opt_num(req, "mr", &mr) || !opt_num(req, "st", &st))
-        return fail(rep, "status_report: mr and st are numbers");
+        return ctl_fail(rep, "status_report: mr and st are numbers");
     struct sg_err err;
     sg_err_clear(&err);
     if (ms_modem_status_report(m, (int)mr, to, (int)st, now, &err) < 0)
-        return fail(rep, err.msg);
+        return ctl_fail(rep, err.msg);
     return 0;
 }
 
-static int c_quit(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+static int ctl_quit(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                   struct ms_ctl_result *res)
 {
     (void)m;
@@ -339,27 +339,27 @@ static int c_quit(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg
 }
 
 static const struct ctl_cmd ctl_cmds[] = {
-    {"cms_error", c_cms_error},
-    {"csq", c_csq},
-    {"garbage", c_garbage},
-    {"inject_sms", c_inject_sms},
-    {"latency", c_latency},
-    {"lose_ok", c_lose_ok},
-    {"network_lost", c_network_lost},
-    {"network_regained", c_network_regained},
-    {"pin_required", c_pin_required},
-    {"quit", c_quit},
-    {"reboot", c_reboot},
-    {"reboot_mid_send", c_reboot_mid_send},
-    {"replug", c_replug},
-    {"resume", c_resume},
-    {"silent", c_silent},
-    {"sim_insert", c_sim_insert},
-    {"sim_missing", c_sim_missing},
-    {"sr", c_sr},
-    {"stats", c_stats},
-    {"status_report", c_status_report},
-    {"unplug", c_unplug},
+    {"cms_error", ctl_cms_error},
+    {"csq", ctl_csq},
+    {"garbage", ctl_garbage},
+    {"inject_sms", ctl_inject_sms},
+    {"latency", ctl_latency},
+    {"lose_ok", ctl_lose_ok},
+    {"network_lost", ctl_network_lost},
+    {"network_regained", ctl_network_regained},
+    {"pin_required", ctl_pin_required},
+    {"quit", ctl_quit},
+    {"reboot", ctl_reboot},
+    {"reboot_mid_send", ctl_reboot_mid_send},
+    {"replug", ctl_replug},
+    {"resume", ctl_resume},
+    {"silent", ctl_silent},
+    {"sim_insert", ctl_sim_insert},
+    {"sim_missing", ctl_sim_missing},
+    {"sr", ctl_sr},
+    {"stats", ctl_stats},
+    {"status_report", ctl_status_report},
+    {"unplug", ctl_unplug},
 };
 
 char *ms_ctl_handle(struct ms_modem *m, const char *line, size_t len, bool plugged, sg_ms now,
@@ -375,18 +375,18 @@ char *ms_ctl_handle(struct ms_modem *m, const char *line, size_t len, bool plugg
     const char *name = NULL;
     int rc = -1;
     if (len > MS_CTL_LINE_MAX) {
-        fail(rep, "request longer than 8192 bytes");
+        ctl_fail(rep, "request longer than 8192 bytes");
     } else if (!(req = json_loadb(line, len, 0, &jerr)) || !json_is_object(req)) {
-        fail(rep, "not a JSON object");
+        ctl_fail(rep, "not a JSON object");
     } else if (!(name = json_string_value(json_object_get(req, "cmd")))) {
-        fail(rep, "missing \"cmd\"");
+        ctl_fail(rep, "missing \"cmd\"");
     } else {
         const struct ctl_cmd *c = NULL;
         for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
             if (strcmp(ctl_cmds[i].name, name) == 0)
                 c = &ctl_cmds[i];
         if (!c)
-            fail(rep, "unknown cmd");
+            ctl_fail(rep, "unknown cmd");
         else
             rc = c->fn(m, req, rep, plugged, now, res);
     }
