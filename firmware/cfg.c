@@ -242,10 +242,43 @@ static const struct key config_slot_keys[] = {
 
 static const struct key pin_value[] = {{.name = NULL, .type = K_STR, .check = check_pin}, {0}};
 
+/* "host:port" with a numeric port; the host is checked when binding. */
+static const char *check_listen(const config_setting_t *s, char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    const char *v = config_setting_get_string(s);
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v || !all_digits(colon + 1) || atoi(colon + 1) < 1 ||
+        atoi(colon + 1) > 65535)
+        return "must be \"host:port\", e.g. \"127.0.0.1:8088\"";
+    return NULL;
+}
+
+static const char *check_tokens(const config_setting_t *s, char *buf, size_t len)
+{
+    for (int i = 0; i < config_setting_length(s); i++) {
+        size_t n = strlen(config_setting_get_string_elem(s, i));
+        if (n < 32 || n > 128) {
+            snprintf(buf, len, "entry %d must be 32 to 128 characters (it has %zu)", i, n);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 static const struct key api_keys[] = {
     {.name = "socket", .type = K_STR, .min = 2, .max = 107, .check = check_abs_path},
     {.name = "group", .type = K_STR, .min = 1, .max = 63},
     {.name = "socket_mode", .type = K_STR, .check = check_mode},
+    {.name = "tcp_listen", .type = K_STR, .min = 3, .max = 63, .check = check_listen},
+    {.name = "tokens", .type = K_STRARR, .max = CFG_MAX_TOKENS, .check = check_tokens},
+    {.name = "body_max", .type = K_INT, .min = 1024, .max = 1048576},
+    {.name = "long_poll_max", .type = K_INT, .min = 1, .max = 300},
+    {.name = "client_rate_per_min", .type = K_INT, .min = 0, .max = 1000000},
+    {.name = "client_burst", .type = K_INT, .min = 0, .max = 1000000},
+    {.name = "destination_rate_per_min", .type = K_INT, .min = 0, .max = 1000000},
+    {.name = "destination_burst", .type = K_INT, .min = 0, .max = 1000000},
     {0},
 };
 
@@ -745,6 +778,9 @@ static bool level_known(const char *v)
 static int check_relations(const struct sg_config *cfg, const config_setting_t *root,
                            const struct ctx *c)
 {
+    if (cfg->api.tcp_listen[0] && cfg->api.ntokens == 0)
+        return fail_at(c, config_setting_get_member(root, "api"),
+                       "api: 'tokens' are required when 'tcp_listen' is set");
     const config_setting_t *wh = config_setting_get_member(root, "webhook");
     if (cfg->webhook.nurls > 0 && !cfg->webhook.secret[0])
         return fail_at(c, wh, "webhook: 'secret' is required when 'urls' are set");
@@ -810,6 +846,18 @@ int cfg_load(const char *path, const struct cfg_overrides *ov, struct sg_config 
         char mode[8];
         copy_str(mode, sizeof(mode), api, "socket_mode", "0660");
         cfg->api.socket_mode = (int)strtol(mode, NULL, 8);
+        copy_str(cfg->api.tcp_listen, sizeof(cfg->api.tcp_listen), api, "tcp_listen", "");
+        const config_setting_t *tok = api ? config_setting_get_member(api, "tokens") : NULL;
+        cfg->api.ntokens = tok ? (size_t)config_setting_length(tok) : 0;
+        for (size_t i = 0; i < cfg->api.ntokens; i++)
+            snprintf(cfg->api.tokens[i], sizeof(cfg->api.tokens[i]), "%s",
+                     config_setting_get_string_elem(tok, (int)i));
+        cfg->api.body_max = get_int(api, "body_max", 65536);
+        cfg->api.long_poll_max_s = get_int(api, "long_poll_max", 60);
+        cfg->api.client_rate_per_min = (unsigned)get_int(api, "client_rate_per_min", 0);
+        cfg->api.client_burst = (unsigned)get_int(api, "client_burst", 0);
+        cfg->api.destination_rate_per_min = (unsigned)get_int(api, "destination_rate_per_min", 0);
+        cfg->api.destination_burst = (unsigned)get_int(api, "destination_burst", 0);
         extract_engine(root, cfg);
         apply_overrides(cfg, ov);
         if (modems) {

@@ -52,10 +52,19 @@ struct cfg_modem {
     struct cfg_gpio gpio;
 };
 
+#define CFG_MAX_TOKENS 8
+
 struct cfg_api {
     char socket[CFG_PATH_MAX];
     char group[64];         /* group owning the socket; empty = process group */
     int socket_mode;        /* octal permissions, default 0660 */
+    char tcp_listen[64];    /* "127.0.0.1:8088"; empty = no TCP listener (default) */
+    size_t ntokens;
+    char tokens[CFG_MAX_TOKENS][129];   /* bearer tokens for TCP; never logged */
+    int body_max;           /* bytes */
+    int long_poll_max_s;
+    unsigned client_rate_per_min, client_burst;          /* submits per client, 0 = off */
+    unsigned destination_rate_per_min, destination_burst;/* submits per number, 0 = off */
 };
 
 #define CFG_MAX_SIMS 32

@@ -287,11 +287,21 @@ static int engine_start(struct gw *gw, struct sg_err *err)
     if (rc)
         return rc;
 
+    const char *tokens[CFG_MAX_TOKENS];
+    for (size_t i = 0; i < c->api.ntokens; i++)
+        tokens[i] = c->api.tokens[i];
     struct api_opts ao = {
         .socket_path = c->api.socket,
         .socket_mode = (unsigned)c->api.socket_mode,
         .socket_group = c->api.group,
-        .tcp_listen = "",
+        .tcp_listen = c->api.tcp_listen,
+        .tokens = tokens,
+        .ntokens = c->api.ntokens,
+        .body_max = (size_t)c->api.body_max,
+        .wait_max_s = (unsigned)c->api.long_poll_max_s,
+        .client_limit = {.rate_per_min = c->api.client_rate_per_min, .burst = c->api.client_burst},
+        .dest_limit = {.rate_per_min = c->api.destination_rate_per_min,
+                       .burst = c->api.destination_burst},
         .default_cc = c->default_cc,
     };
     struct api_provider prov;

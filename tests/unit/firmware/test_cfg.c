@@ -169,6 +169,12 @@ static const struct bad_case bad_cases[] = {
      "D/simgated.conf:3: webhook: 'secret' is required when 'urls' are set"},
     {"webhook secret too short", MODEM "webhook = { secret = \"hunter2\"; };\n", NULL,
      "D/simgated.conf:3: webhook.secret is too short (7 characters, at least 16)"},
+    {"TCP listener without tokens", MODEM "api = {\n tcp_listen = \"127.0.0.1:8088\"; };\n", NULL,
+     "D/simgated.conf:3: api: 'tokens' are required when 'tcp_listen' is set"},
+    {"TCP listener with a port name", MODEM "api = { tcp_listen = \"localhost:http\"; };\n", NULL,
+     "D/simgated.conf:3: api.tcp_listen must be \"host:port\", e.g. \"127.0.0.1:8088\""},
+    {"short bearer token", MODEM "api = { tokens = [ \"secret\" ]; };\n", NULL,
+     "D/simgated.conf:3: api.tokens entry 0 must be 32 to 128 characters (it has 6)"},
     {"too many modems",
      "modems = ("
      "{id=\"a\";port=\"/p\";},{id=\"b\";port=\"/p\";},{id=\"c\";port=\"/p\";},{id=\"d\";port=\"/p\";},"
