@@ -45,11 +45,11 @@ struct sim {
     struct opts o;
     struct ms_modem *m;
     FILE *log;
-    int master, slave;   /* -1 while unplugged */
+    int master, slave; /* -1 while unplugged */
     char slave_path[128];
     int listen_fd;
     struct client clients[CLIENTS_MAX];
-    uint8_t wbuf[4096];  /* output taken from the engine, not yet written */
+    uint8_t wbuf[4096]; /* output taken from the engine, not yet written */
     size_t wlen, woff;
     sg_ms replug_at;
     bool quit;
@@ -76,50 +76,52 @@ static void die(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: modemsim --profile sim800|sim7600|ec25|huawei [--link PATH] [--control SOCKET]\n"
-            "                [--log FILE] [options]\n"
-            "\n"
-            "Plays a GSM modem on a new pseudo-terminal and prints the slave path (one line,\n"
-            "flushed) on stdout; a new line follows each replug. The modem boots (input is\n"
-            "dropped for --boot-ms), prints its profile's ready URCs, echoes until ATE0, and\n"
-            "answers identity, SIM, network and SMS commands (PDU mode) like the real module.\n"
-            "Every PDU the host sends with AT+CMGS is logged to --log as one JSON line:\n"
-            "  {\"t\":unix_ms,\"profile\":..,\"pdu\":hex,\"len\":n,\"mr\":n|null,\"result\":\"ok|cms N|reboot|cancel\"}\n"
-            "\n"
-            "  --profile NAME        modem to play: %s\n"
-            "  --link PATH           symlink to the pty slave (re-pointed on replug)\n"
-            "  --control SOCKET      Unix socket for runtime faults and injection (below)\n"
-            "  --log FILE            append the PDU log here\n"
-            "  --seed N              seed of every random choice (default 1)\n"
-            "  --boot-ms N           dead time after power-on/reset (default 300)\n"
-            "  --reg-ms N            SIM ready to registered (default 200)\n"
-            "  --rssi N              CSQ while registered, 0..31 (default 20)\n"
-            "  --smsc NUMBER         +CSCA (default +33689004000)\n"
-            "  --sr-delay-ms N       +CMGS to status report (default 1000)\n"
-            "  --sr-status N         TP-ST of status reports (default 0 = delivered)\n"
-            "  --urc-period-ms N     Huawei ^RSSI period (default 2000)\n"
-            "  --mr-start N          first TP-MR handed out, 0..255 (default 0; it wraps at 255)\n"
-            "  --prompt STYLE        AT+CMGS prompt: 'space' = CR LF '> ' (every profile's),\n"
-            "                        'crlf' = CR LF '>' CR LF (SIMCom SIM7670G, gammu #1176)\n"
-            "  --cnma-timeout-ms N   CSMS=1: unacknowledged +CMT resets CNMI (default 15000)\n"
-            "faults (also at runtime through the control socket):\n"
-            "  --latency-ms N        delay before every reply\n"
-            "  --cmgs-latency-ms N   Ctrl-Z to +CMGS (default 50)\n"
-            "  --cms-error CODE      code of injected +CMS ERRORs (default 500)\n"
-            "  --cms-rate R          share 0..1 of valid sends that fail with it\n"
-            "  --cms-count N         the next N valid sends fail with it\n"
-            "  --garbage-rate R      share 0..1 of replies preceded by random bytes\n"
-            "  --lose-ok N           drop the final OK of the next N commands\n"
-            "  --reboot-mid-send     the first send reboots the modem half way through its PDU\n"
-            "  --silent              answer nothing until {\"cmd\":\"resume\"}\n"
-            "  --sim-missing         no SIM: +CPIN ERROR (CME 10), no registration\n"
-            "  --pin PIN [--puk PUK] the SIM asks for PIN (3 tries, then PUK; default PUK 12345678)\n"
-            "  --no-network          the network is absent (CREG 2) until network_regained\n"
-            "  --verbose             trace every byte in and out on stderr\n"
-            "\n%s"
-            "\nExit: 0 on SIGINT/SIGTERM or quit, 1 on a start-up error.\n",
-            ms_profile_names(), ms_ctl_help());
+    fprintf(
+        f,
+        "usage: modemsim --profile sim800|sim7600|ec25|huawei [--link PATH] [--control SOCKET]\n"
+        "                [--log FILE] [options]\n"
+        "\n"
+        "Plays a GSM modem on a new pseudo-terminal and prints the slave path (one line,\n"
+        "flushed) on stdout; a new line follows each replug. The modem boots (input is\n"
+        "dropped for --boot-ms), prints its profile's ready URCs, echoes until ATE0, and\n"
+        "answers identity, SIM, network and SMS commands (PDU mode) like the real module.\n"
+        "Every PDU the host sends with AT+CMGS is logged to --log as one JSON line:\n"
+        "  {\"t\":unix_ms,\"profile\":..,\"pdu\":hex,\"len\":n,\"mr\":n|null,\"result\":\"ok|cms "
+        "N|reboot|cancel\"}\n"
+        "\n"
+        "  --profile NAME        modem to play: %s\n"
+        "  --link PATH           symlink to the pty slave (re-pointed on replug)\n"
+        "  --control SOCKET      Unix socket for runtime faults and injection (below)\n"
+        "  --log FILE            append the PDU log here\n"
+        "  --seed N              seed of every random choice (default 1)\n"
+        "  --boot-ms N           dead time after power-on/reset (default 300)\n"
+        "  --reg-ms N            SIM ready to registered (default 200)\n"
+        "  --rssi N              CSQ while registered, 0..31 (default 20)\n"
+        "  --smsc NUMBER         +CSCA (default +33689004000)\n"
+        "  --sr-delay-ms N       +CMGS to status report (default 1000)\n"
+        "  --sr-status N         TP-ST of status reports (default 0 = delivered)\n"
+        "  --urc-period-ms N     Huawei ^RSSI period (default 2000)\n"
+        "  --mr-start N          first TP-MR handed out, 0..255 (default 0; it wraps at 255)\n"
+        "  --prompt STYLE        AT+CMGS prompt: 'space' = CR LF '> ' (every profile's),\n"
+        "                        'crlf' = CR LF '>' CR LF (SIMCom SIM7670G, gammu #1176)\n"
+        "  --cnma-timeout-ms N   CSMS=1: unacknowledged +CMT resets CNMI (default 15000)\n"
+        "faults (also at runtime through the control socket):\n"
+        "  --latency-ms N        delay before every reply\n"
+        "  --cmgs-latency-ms N   Ctrl-Z to +CMGS (default 50)\n"
+        "  --cms-error CODE      code of injected +CMS ERRORs (default 500)\n"
+        "  --cms-rate R          share 0..1 of valid sends that fail with it\n"
+        "  --cms-count N         the next N valid sends fail with it\n"
+        "  --garbage-rate R      share 0..1 of replies preceded by random bytes\n"
+        "  --lose-ok N           drop the final OK of the next N commands\n"
+        "  --reboot-mid-send     the first send reboots the modem half way through its PDU\n"
+        "  --silent              answer nothing until {\"cmd\":\"resume\"}\n"
+        "  --sim-missing         no SIM: +CPIN ERROR (CME 10), no registration\n"
+        "  --pin PIN [--puk PUK] the SIM asks for PIN (3 tries, then PUK; default PUK 12345678)\n"
+        "  --no-network          the network is absent (CREG 2) until network_regained\n"
+        "  --verbose             trace every byte in and out on stderr\n"
+        "\n%s"
+        "\nExit: 0 on SIGINT/SIGTERM or quit, 1 on a start-up error.\n",
+        ms_profile_names(), ms_ctl_help());
 }
 
 static long num_arg(const char *name, const char *v, long lo, long hi)
@@ -142,9 +144,30 @@ static double rate_arg(const char *name, const char *v)
 }
 
 enum {
-    O_BOOT = 256, O_MR_START, O_PROMPT, O_CMGS_LAT, O_CMS_COUNT, O_CMS_ERROR, O_CMS_RATE, O_CNMA, O_GARBAGE, O_LAT,
-    O_LOSE_OK, O_NO_NET, O_PIN, O_PUK, O_REBOOT, O_REG, O_RSSI, O_SEED, O_SILENT, O_SIM_MISSING,
-    O_SMSC, O_SR_DELAY, O_SR_STATUS, O_URC_PERIOD,
+    O_BOOT = 256,
+    O_MR_START,
+    O_PROMPT,
+    O_CMGS_LAT,
+    O_CMS_COUNT,
+    O_CMS_ERROR,
+    O_CMS_RATE,
+    O_CNMA,
+    O_GARBAGE,
+    O_LAT,
+    O_LOSE_OK,
+    O_NO_NET,
+    O_PIN,
+    O_PUK,
+    O_REBOOT,
+    O_REG,
+    O_RSSI,
+    O_SEED,
+    O_SILENT,
+    O_SIM_MISSING,
+    O_SMSC,
+    O_SR_DELAY,
+    O_SR_STATUS,
+    O_URC_PERIOD,
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -197,23 +220,57 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     int ch;
     while ((ch = getopt_long(argc, argv, "c:hL:l:p:v", lo, NULL)) != -1) {
         switch (ch) {
-        case 'c': o->control = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case 'L': o->link = optarg; break;
-        case 'l': o->log = optarg; break;
-        case 'p': o->profile = optarg; break;
-        case 'v': o->verbose = true; break;
-        case O_BOOT: c->boot_ms = num_arg("--boot-ms", optarg, 0, day); break;
-        case O_CMGS_LAT: c->faults.cmgs_latency_ms = num_arg("--cmgs-latency-ms", optarg, 0, day); break;
-        case O_CMS_COUNT: c->faults.cms_count = (unsigned)num_arg("--cms-count", optarg, 0, 1000000); break;
-        case O_CMS_ERROR: c->faults.cms_code = (int)num_arg("--cms-error", optarg, 0, 999); break;
-        case O_CMS_RATE: c->faults.cms_rate = rate_arg("--cms-rate", optarg); break;
-        case O_CNMA: c->cnma_timeout_ms = num_arg("--cnma-timeout-ms", optarg, 1, day); break;
-        case O_GARBAGE: c->faults.garbage_rate = rate_arg("--garbage-rate", optarg); break;
-        case O_LAT: c->faults.latency_ms = num_arg("--latency-ms", optarg, 0, day); break;
-        case O_LOSE_OK: c->faults.lose_ok = (unsigned)num_arg("--lose-ok", optarg, 0, 1000000); break;
-        case O_MR_START: c->mr_start = (int)num_arg("--mr-start", optarg, 0, 255); break;
-        case O_NO_NET: c->no_network = true; break;
+        case 'c':
+            o->control = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'L':
+            o->link = optarg;
+            break;
+        case 'l':
+            o->log = optarg;
+            break;
+        case 'p':
+            o->profile = optarg;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case O_BOOT:
+            c->boot_ms = num_arg("--boot-ms", optarg, 0, day);
+            break;
+        case O_CMGS_LAT:
+            c->faults.cmgs_latency_ms = num_arg("--cmgs-latency-ms", optarg, 0, day);
+            break;
+        case O_CMS_COUNT:
+            c->faults.cms_count = (unsigned)num_arg("--cms-count", optarg, 0, 1000000);
+            break;
+        case O_CMS_ERROR:
+            c->faults.cms_code = (int)num_arg("--cms-error", optarg, 0, 999);
+            break;
+        case O_CMS_RATE:
+            c->faults.cms_rate = rate_arg("--cms-rate", optarg);
+            break;
+        case O_CNMA:
+            c->cnma_timeout_ms = num_arg("--cnma-timeout-ms", optarg, 1, day);
+            break;
+        case O_GARBAGE:
+            c->faults.garbage_rate = rate_arg("--garbage-rate", optarg);
+            break;
+        case O_LAT:
+            c->faults.latency_ms = num_arg("--latency-ms", optarg, 0, day);
+            break;
+        case O_LOSE_OK:
+            c->faults.lose_ok = (unsigned)num_arg("--lose-ok", optarg, 0, 1000000);
+            break;
+        case O_MR_START:
+            c->mr_start = (int)num_arg("--mr-start", optarg, 0, 255);
+            break;
+        case O_NO_NET:
+            c->no_network = true;
+            break;
         case O_PROMPT:
             if (strcmp(optarg, "space") == 0)
                 c->prompt = "\r\n> ";
@@ -222,19 +279,45 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             else
                 die("--prompt: 'space' or 'crlf', got '%s'", optarg);
             break;
-        case O_PIN: c->pin = optarg; break;
-        case O_PUK: c->puk = optarg; break;
-        case O_REBOOT: c->faults.reboot_mid_send = true; break;
-        case O_REG: c->reg_ms = num_arg("--reg-ms", optarg, 0, day); break;
-        case O_RSSI: c->rssi = (int)num_arg("--rssi", optarg, 0, 31); break;
-        case O_SEED: c->seed = (uint64_t)num_arg("--seed", optarg, 0, 0x7FFFFFFFL); break;
-        case O_SILENT: c->faults.silent = true; break;
-        case O_SIM_MISSING: c->sim_missing = true; break;
-        case O_SMSC: c->smsc = optarg; break;
-        case O_SR_DELAY: c->sr_delay_ms = num_arg("--sr-delay-ms", optarg, 0, day); break;
-        case O_SR_STATUS: c->sr_status = (int)num_arg("--sr-status", optarg, 0, 255); break;
-        case O_URC_PERIOD: c->urc_period_ms = num_arg("--urc-period-ms", optarg, 10, day); break;
-        default: usage(stderr); exit(1);
+        case O_PIN:
+            c->pin = optarg;
+            break;
+        case O_PUK:
+            c->puk = optarg;
+            break;
+        case O_REBOOT:
+            c->faults.reboot_mid_send = true;
+            break;
+        case O_REG:
+            c->reg_ms = num_arg("--reg-ms", optarg, 0, day);
+            break;
+        case O_RSSI:
+            c->rssi = (int)num_arg("--rssi", optarg, 0, 31);
+            break;
+        case O_SEED:
+            c->seed = (uint64_t)num_arg("--seed", optarg, 0, 0x7FFFFFFFL);
+            break;
+        case O_SILENT:
+            c->faults.silent = true;
+            break;
+        case O_SIM_MISSING:
+            c->sim_missing = true;
+            break;
+        case O_SMSC:
+            c->smsc = optarg;
+            break;
+        case O_SR_DELAY:
+            c->sr_delay_ms = num_arg("--sr-delay-ms", optarg, 0, day);
+            break;
+        case O_SR_STATUS:
+            c->sr_status = (int)num_arg("--sr-status", optarg, 0, 255);
+            break;
+        case O_URC_PERIOD:
+            c->urc_period_ms = num_arg("--urc-period-ms", optarg, 10, day);
+            break;
+        default:
+            usage(stderr);
+            exit(1);
         }
     }
     if (optind < argc)

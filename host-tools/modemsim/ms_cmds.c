@@ -17,13 +17,13 @@
 #include "host-tools/modemsim/ms_int.h"
 
 #define ARGS_MAX 8
-#define ARG_LEN 64
+#define ARG_LEN  64
 
 enum req_type { REQ_EXEC, REQ_READ, REQ_TEST, REQ_SET };
 
 struct req {
     enum req_type type;
-    char name[16];            /* "CREG", "^CURC" */
+    char name[16]; /* "CREG", "^CURC" */
     int argc;
     char argv[ARGS_MAX][ARG_LEN];
     bool quoted[ARGS_MAX];
@@ -33,8 +33,8 @@ enum res { R_OK, R_ERROR, R_UNKNOWN, R_CME, R_CMS, R_PENDING, R_TEXT };
 
 struct out {
     struct ms_buf *reply;
-    int code;                 /* R_CME / R_CMS */
-    const char *text;         /* R_TEXT */
+    int code;         /* R_CME / R_CMS */
+    const char *text; /* R_TEXT */
 };
 
 enum need { N_NONE, N_SIM, N_SMS };
@@ -186,10 +186,17 @@ static enum res c_cmee(struct ms_modem *m, const struct req *r, struct out *o, s
 {
     (void)now;
     switch (r->type) {
-    case REQ_READ: line(o, "+CMEE: %d", m->cmee); return R_OK;
-    case REQ_TEST: line(o, "+CMEE: (0-2)"); return R_OK;
-    case REQ_EXEC: m->cmee = 0; return R_OK;
-    case REQ_SET: break;
+    case REQ_READ:
+        line(o, "+CMEE: %d", m->cmee);
+        return R_OK;
+    case REQ_TEST:
+        line(o, "+CMEE: (0-2)");
+        return R_OK;
+    case REQ_EXEC:
+        m->cmee = 0;
+        return R_OK;
+    case REQ_SET:
+        break;
     }
     int v = arg_int(r, 0, 0);
     if (v < 0 || v > 2)
@@ -203,10 +210,16 @@ static enum res c_cscs(struct ms_modem *m, const struct req *r, struct out *o, s
     (void)now;
     static const char *const sets[] = {"IRA", "GSM", "UCS2", "HEX", "PCCP936", NULL};
     switch (r->type) {
-    case REQ_READ: line(o, "+CSCS: \"%s\"", m->cscs); return R_OK;
-    case REQ_TEST: line(o, "+CSCS: (\"IRA\",\"GSM\",\"UCS2\")"); return R_OK;
-    case REQ_EXEC: return R_OK;
-    case REQ_SET: break;
+    case REQ_READ:
+        line(o, "+CSCS: \"%s\"", m->cscs);
+        return R_OK;
+    case REQ_TEST:
+        line(o, "+CSCS: (\"IRA\",\"GSM\",\"UCS2\")");
+        return R_OK;
+    case REQ_EXEC:
+        return R_OK;
+    case REQ_SET:
+        break;
     }
     for (size_t i = 0; sets[i]; i++) {
         if (strcasecmp(r->argv[0], sets[i]) == 0) {
@@ -220,10 +233,16 @@ static enum res c_cscs(struct ms_modem *m, const struct req *r, struct out *o, s
 static enum res c_cfun(struct ms_modem *m, const struct req *r, struct out *o, sg_ms now)
 {
     switch (r->type) {
-    case REQ_READ: line(o, "+CFUN: %d", m->cfun); return R_OK;
-    case REQ_TEST: line(o, "+CFUN: (0,1,4),(0-1)"); return R_OK;
-    case REQ_EXEC: return cme(o, 50);
-    case REQ_SET: break;
+    case REQ_READ:
+        line(o, "+CFUN: %d", m->cfun);
+        return R_OK;
+    case REQ_TEST:
+        line(o, "+CFUN: (0,1,4),(0-1)");
+        return R_OK;
+    case REQ_EXEC:
+        return cme(o, 50);
+    case REQ_SET:
+        break;
     }
     int fun = arg_int(r, 0, -1), rst = arg_int(r, 1, 0);
     if ((fun != 0 && fun != 1 && fun != 4) || (rst != 0 && rst != 1))
@@ -244,10 +263,16 @@ static enum res c_curc(struct ms_modem *m, const struct req *r, struct out *o, s
 {
     (void)now;
     switch (r->type) {
-    case REQ_READ: line(o, "^CURC: %d", m->curc ? 1 : 0); return R_OK;
-    case REQ_TEST: line(o, "^CURC: (0-1)"); return R_OK;
-    case REQ_EXEC: return cme(o, 50);
-    case REQ_SET: break;
+    case REQ_READ:
+        line(o, "^CURC: %d", m->curc ? 1 : 0);
+        return R_OK;
+    case REQ_TEST:
+        line(o, "^CURC: (0-1)");
+        return R_OK;
+    case REQ_EXEC:
+        return cme(o, 50);
+    case REQ_SET:
+        break;
     }
     int v = arg_int(r, 0, -1);
     if (v != 0 && v != 1)
@@ -367,8 +392,12 @@ static enum res reg_cmd(struct ms_modem *m, const struct req *r, struct out *o, 
                         const char *name, bool with_act)
 {
     switch (r->type) {
-    case REQ_TEST: line(o, "+%s: (0-2)", name); return R_OK;
-    case REQ_EXEC: *n = 0; return R_OK;
+    case REQ_TEST:
+        line(o, "+%s: (0-2)", name);
+        return R_OK;
+    case REQ_EXEC:
+        *n = 0;
+        return R_OK;
     case REQ_SET: {
         int v = arg_int(r, 0, 0);
         if (v < 0 || v > 2)
@@ -376,7 +405,8 @@ static enum res reg_cmd(struct ms_modem *m, const struct req *r, struct out *o, 
         *n = v;
         return R_OK;
     }
-    case REQ_READ: break;
+    case REQ_READ:
+        break;
     }
     bool reg = m->reg_stat == 1 || m->reg_stat == 5;
     if (*n == 2 && reg) {
@@ -458,7 +488,8 @@ static enum res c_cops(struct ms_modem *m, const struct req *r, struct out *o, s
              m->prof->oper, m->prof->oper, m->prof->oper_num, m->prof->act < 0 ? 0 : m->prof->act,
              m->prof->act < 0 ? 0 : m->prof->act);
         return R_OK;
-    case REQ_EXEC: return R_OK;
+    case REQ_EXEC:
+        return R_OK;
     case REQ_READ:
         if (!reg) {
             line(o, "+COPS: 0");
@@ -470,7 +501,8 @@ static enum res c_cops(struct ms_modem *m, const struct req *r, struct out *o, s
                 line(o, "+COPS: 0,%d,\"%s\"", m->cops_format, name);
         }
         return R_OK;
-    case REQ_SET: break;
+    case REQ_SET:
+        break;
     }
     int mode = arg_int(r, 0, 0), fmt = arg_int(r, 1, m->cops_format);
     if (mode < 0 || mode > 4 || fmt < 0 || fmt > 2)
@@ -502,14 +534,18 @@ static enum res c_cpms(struct ms_modem *m, const struct req *r, struct out *o, s
         snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? "," : "", m->prof->mems[i]);
     }
     switch (r->type) {
-    case REQ_TEST: line(o, "+CPMS: (%s),(%s),(%s)", list, list, list); return R_OK;
-    case REQ_EXEC: return cms(o, 302);
+    case REQ_TEST:
+        line(o, "+CPMS: (%s),(%s),(%s)", list, list, list);
+        return R_OK;
+    case REQ_EXEC:
+        return cms(o, 302);
     case REQ_READ:
         line(o, "+CPMS: \"%s\",%d,%d,\"%s\",%d,%d,\"%s\",%d,%d", m->prof->mems[m->mem[0]],
              ms_sms_used(m, m->mem[0]), total, m->prof->mems[m->mem[1]], ms_sms_used(m, m->mem[1]),
              total, m->prof->mems[m->mem[2]], ms_sms_used(m, m->mem[2]), total);
         return R_OK;
-    case REQ_SET: break;
+    case REQ_SET:
+        break;
     }
     int sel[3] = {m->mem[0], m->mem[1], m->mem[2]};
     for (int i = 0; i < r->argc && i < 3; i++) {
@@ -534,13 +570,17 @@ static enum res c_cnmi(struct ms_modem *m, const struct req *r, struct out *o, s
 {
     (void)now;
     switch (r->type) {
-    case REQ_TEST: line(o, "%s", m->prof->cnmi_test); return R_OK;
+    case REQ_TEST:
+        line(o, "%s", m->prof->cnmi_test);
+        return R_OK;
     case REQ_READ:
         line(o, "+CNMI: %d,%d,%d,%d,%d", m->cnmi[0], m->cnmi[1], m->cnmi[2], m->cnmi[3],
              m->cnmi[4]);
         return R_OK;
-    case REQ_EXEC: return R_OK;
-    case REQ_SET: break;
+    case REQ_EXEC:
+        return R_OK;
+    case REQ_SET:
+        break;
     }
     int v[5];
     for (int i = 0; i < 5; i++) {
@@ -559,10 +599,16 @@ static enum res c_cmgf(struct ms_modem *m, const struct req *r, struct out *o, s
     (void)m;
     (void)now;
     switch (r->type) {
-    case REQ_TEST: line(o, "+CMGF: (0)"); return R_OK;
-    case REQ_READ: line(o, "+CMGF: 0"); return R_OK;
-    case REQ_EXEC: return R_OK;
-    case REQ_SET: break;
+    case REQ_TEST:
+        line(o, "+CMGF: (0)");
+        return R_OK;
+    case REQ_READ:
+        line(o, "+CMGF: 0");
+        return R_OK;
+    case REQ_EXEC:
+        return R_OK;
+    case REQ_SET:
+        break;
     }
     /* Text mode is not simulated: say so rather than pretend. */
     return arg_int(r, 0, 0) == 0 ? R_OK : cms(o, 303);
@@ -572,12 +618,15 @@ static enum res c_csca(struct ms_modem *m, const struct req *r, struct out *o, s
 {
     (void)now;
     switch (r->type) {
-    case REQ_TEST: return R_OK;
+    case REQ_TEST:
+        return R_OK;
     case REQ_READ:
         line(o, "+CSCA: \"%s\",%d", m->smsc, m->smsc[0] == '+' ? 145 : 129);
         return R_OK;
-    case REQ_EXEC: return cms(o, 302);
-    case REQ_SET: break;
+    case REQ_EXEC:
+        return cms(o, 302);
+    case REQ_SET:
+        break;
     }
     if (r->argv[0][0] == '\0' || strlen(r->argv[0]) >= sizeof(m->smsc))
         return cms(o, 304);
@@ -589,10 +638,16 @@ static enum res c_csms(struct ms_modem *m, const struct req *r, struct out *o, s
 {
     (void)now;
     switch (r->type) {
-    case REQ_TEST: line(o, "+CSMS: (0,1)"); return R_OK;
-    case REQ_READ: line(o, "+CSMS: %d,1,1,1", m->csms); return R_OK;
-    case REQ_EXEC: return cms(o, 302);
-    case REQ_SET: break;
+    case REQ_TEST:
+        line(o, "+CSMS: (0,1)");
+        return R_OK;
+    case REQ_READ:
+        line(o, "+CSMS: %d,1,1,1", m->csms);
+        return R_OK;
+    case REQ_EXEC:
+        return cms(o, 302);
+    case REQ_SET:
+        break;
     }
     int v = arg_int(r, 0, -1);
     if (v != 0 && v != 1)
@@ -704,7 +759,8 @@ static enum res c_cmgd(struct ms_modem *m, const struct req *r, struct out *o, s
     }
     for (int i = 0; i < m->prof->mem_total; i++) {
         struct ms_slot *s = &m->store[m->mem[0]][i];
-        if (flag == 4 || (s->stat == 1) || (flag >= 2 && s->stat == 3) || (flag >= 3 && s->stat == 2))
+        if (flag == 4 || (s->stat == 1) || (flag >= 2 && s->stat == 3) ||
+            (flag >= 3 && s->stat == 2))
             s->used = false;
     }
     return R_OK;
@@ -890,12 +946,16 @@ static void run_basic(struct ms_modem *m, const char **pp, struct out *o, enum r
         return;
     }
     switch (c) {
-    case 'E': m->echo = v != 0; break;
+    case 'E':
+        m->echo = v != 0;
+        break;
     case 'V':
         if (has_v && v == 0) /* numeric result codes are not simulated */
             *res = R_ERROR;
         break;
-    case 'Z': ms_reset_settings(m); break;
+    case 'Z':
+        ms_reset_settings(m);
+        break;
     case 'I':
         for (size_t i = 0; i < MS_LIST_MAX && m->prof->ati[i]; i++) {
             const char *t = m->prof->ati[i];
@@ -905,9 +965,19 @@ static void run_basic(struct ms_modem *m, const char **pp, struct out *o, enum r
                 line(o, "%s", t);
         }
         break;
-    case 'H': case 'Q': case 'X': case 'L': case 'M': break;
-    case 'A': o->text = "NO CARRIER"; *res = R_TEXT; break;
-    default: *res = R_UNKNOWN; break;
+    case 'H':
+    case 'Q':
+    case 'X':
+    case 'L':
+    case 'M':
+        break;
+    case 'A':
+        o->text = "NO CARRIER";
+        *res = R_TEXT;
+        break;
+    default:
+        *res = R_UNKNOWN;
+        break;
     }
 }
 
@@ -950,9 +1020,15 @@ static enum res run_extended(struct ms_modem *m, const char **pp, struct out *o,
     if (c->need != N_NONE && m->sim != MS_SIM_READY && r->type != REQ_TEST) {
         int base = c->need == N_SMS ? 300 : 0;
         switch (m->sim) {
-        case MS_SIM_ABSENT: o->code = base + 10; break;
-        case MS_SIM_PIN: o->code = base + 11; break;
-        default: o->code = base + 12; break;
+        case MS_SIM_ABSENT:
+            o->code = base + 10;
+            break;
+        case MS_SIM_PIN:
+            o->code = base + 11;
+            break;
+        default:
+            o->code = base + 12;
+            break;
         }
         return c->need == N_SMS ? R_CMS : R_CME;
     }
@@ -960,11 +1036,16 @@ static enum res run_extended(struct ms_modem *m, const char **pp, struct out *o,
 }
 
 static const char *const cme_text[][2] = {
-    {"3", "operation not allowed"},   {"4", "operation not supported"},
-    {"10", "SIM not inserted"},       {"11", "SIM PIN required"},
-    {"12", "SIM PUK required"},       {"13", "SIM failure"},
-    {"14", "SIM busy"},               {"16", "incorrect password"},
-    {"30", "no network service"},     {"50", "Incorrect parameters"},
+    {"3", "operation not allowed"},
+    {"4", "operation not supported"},
+    {"10", "SIM not inserted"},
+    {"11", "SIM PIN required"},
+    {"12", "SIM PUK required"},
+    {"13", "SIM failure"},
+    {"14", "SIM busy"},
+    {"16", "incorrect password"},
+    {"30", "no network service"},
+    {"50", "Incorrect parameters"},
     {"100", "unknown"},
 };
 
@@ -972,10 +1053,14 @@ static const char *final_text(struct ms_modem *m, enum res res, const struct out
                               const char *cmdname)
 {
     switch (res) {
-    case R_OK: return "OK";
-    case R_PENDING: return NULL;
-    case R_TEXT: return o->text;
-    case R_ERROR: return "ERROR";
+    case R_OK:
+        return "OK";
+    case R_PENDING:
+        return NULL;
+    case R_TEXT:
+        return o->text;
+    case R_ERROR:
+        return "ERROR";
     case R_UNKNOWN:
         m->stats.unknown++;
         snprintf(m->stats.last_unknown, sizeof(m->stats.last_unknown), "%s", cmdname);
@@ -983,7 +1068,8 @@ static const char *final_text(struct ms_modem *m, enum res res, const struct out
     case R_CMS:
         snprintf(m->final_buf, sizeof(m->final_buf), "+CMS ERROR: %d", o->code);
         return m->final_buf;
-    case R_CME: break;
+    case R_CME:
+        break;
     }
     if (m->cmee == 0)
         return "ERROR";

@@ -31,7 +31,7 @@ static bool opt_num(json_t *req, const char *key, double *out)
 }
 
 static int ctl_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                   struct ms_ctl_result *res)
+                     struct ms_ctl_result *res)
 {
     (void)req;
     (void)now;
@@ -41,23 +41,22 @@ static int ctl_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
     ms_modem_view(m, &v);
     const struct ms_faults *f = ms_modem_faults(m);
     json_t *st = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
-        "commands", (json_int_t)s->commands, "unknown", (json_int_t)s->unknown, "sends",
-        (json_int_t)s->sends, "sends_ok", (json_int_t)s->sends_ok, "sends_err",
-        (json_int_t)s->sends_err, "sends_bad", (json_int_t)s->sends_bad, "sends_cancel",
-        (json_int_t)s->sends_cancel, "reboots", (json_int_t)s->reboots, "garbage_bytes",
-        (json_int_t)s->garbage_bytes, "lost_ok", (json_int_t)s->lost_ok, "status_reports",
-        (json_int_t)s->status_reports, "sms_injected", (json_int_t)s->sms_injected, "sms_direct",
-        (json_int_t)s->sms_direct, "sms_stored", (json_int_t)s->sms_stored, "sms_dropped",
-        (json_int_t)s->sms_dropped, "out_dropped", (json_int_t)s->out_dropped, "in_dropped",
-        (json_int_t)s->in_dropped, "cnma_timeouts", (json_int_t)s->cnma_timeouts, "last_unknown",
-        s->last_unknown);
-    json_t *state = json_pack(
-        "{s:s,s:b,s:i,s:i,s:i,s:i,s:b,s:b,s:s,s:i,s:i,s:[iiiii],s:b,s:b}", "profile",
-        ms_modem_profile_name(m), "plugged", plugged, "reg_stat", v.reg_stat, "rssi", v.rssi,
-        "cmee", v.cmee, "mr_next", v.mr_next, "echo", v.echo, "booting", v.booting, "sim",
-        v.sim_state, "stored", v.stored, "cfun", v.cfun, "cnmi", v.cnmi[0], v.cnmi[1], v.cnmi[2],
-        v.cnmi[3], v.cnmi[4], "in_prompt", v.in_prompt, "silent", f->silent);
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "commands",
+        (json_int_t)s->commands, "unknown", (json_int_t)s->unknown, "sends", (json_int_t)s->sends,
+        "sends_ok", (json_int_t)s->sends_ok, "sends_err", (json_int_t)s->sends_err, "sends_bad",
+        (json_int_t)s->sends_bad, "sends_cancel", (json_int_t)s->sends_cancel, "reboots",
+        (json_int_t)s->reboots, "garbage_bytes", (json_int_t)s->garbage_bytes, "lost_ok",
+        (json_int_t)s->lost_ok, "status_reports", (json_int_t)s->status_reports, "sms_injected",
+        (json_int_t)s->sms_injected, "sms_direct", (json_int_t)s->sms_direct, "sms_stored",
+        (json_int_t)s->sms_stored, "sms_dropped", (json_int_t)s->sms_dropped, "out_dropped",
+        (json_int_t)s->out_dropped, "in_dropped", (json_int_t)s->in_dropped, "cnma_timeouts",
+        (json_int_t)s->cnma_timeouts, "last_unknown", s->last_unknown);
+    json_t *state = json_pack("{s:s,s:b,s:i,s:i,s:i,s:i,s:b,s:b,s:s,s:i,s:i,s:[iiiii],s:b,s:b}",
+                              "profile", ms_modem_profile_name(m), "plugged", plugged, "reg_stat",
+                              v.reg_stat, "rssi", v.rssi, "cmee", v.cmee, "mr_next", v.mr_next,
+                              "echo", v.echo, "booting", v.booting, "sim", v.sim_state, "stored",
+                              v.stored, "cfun", v.cfun, "cnmi", v.cnmi[0], v.cnmi[1], v.cnmi[2],
+                              v.cnmi[3], v.cnmi[4], "in_prompt", v.in_prompt, "silent", f->silent);
     if (!st || !state) {
         json_decref(st);
         json_decref(state);
@@ -69,7 +68,7 @@ static int ctl_stats(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
 }
 
 static int ctl_latency(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                     struct ms_ctl_result *res)
+                       struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -84,7 +83,7 @@ static int ctl_latency(struct ms_modem *m, json_t *req, json_t *rep, bool plugge
 }
 
 static int ctl_cms_error(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                       struct ms_ctl_result *res)
+                         struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -102,7 +101,7 @@ static int ctl_cms_error(struct ms_modem *m, json_t *req, json_t *rep, bool plug
 }
 
 static int ctl_silent(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                    struct ms_ctl_result *res)
+                      struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -114,7 +113,7 @@ static int ctl_silent(struct ms_modem *m, json_t *req, json_t *rep, bool plugged
 }
 
 static int ctl_resume(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                    struct ms_ctl_result *res)
+                      struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -126,7 +125,7 @@ static int ctl_resume(struct ms_modem *m, json_t *req, json_t *rep, bool plugged
 }
 
 static int ctl_garbage(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                     struct ms_ctl_result *res)
+                       struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -142,7 +141,7 @@ static int ctl_garbage(struct ms_modem *m, json_t *req, json_t *rep, bool plugge
 }
 
 static int ctl_lose_ok(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                     struct ms_ctl_result *res)
+                       struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -155,7 +154,7 @@ static int ctl_lose_ok(struct ms_modem *m, json_t *req, json_t *rep, bool plugge
 }
 
 static int ctl_reboot_mid_send(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
-                             sg_ms now, struct ms_ctl_result *res)
+                               sg_ms now, struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -167,7 +166,7 @@ static int ctl_reboot_mid_send(struct ms_modem *m, json_t *req, json_t *rep, boo
 }
 
 static int ctl_reboot(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                    struct ms_ctl_result *res)
+                      struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -178,7 +177,7 @@ static int ctl_reboot(struct ms_modem *m, json_t *req, json_t *rep, bool plugged
 }
 
 static int ctl_sim_missing(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                         struct ms_ctl_result *res)
+                           struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -189,7 +188,7 @@ static int ctl_sim_missing(struct ms_modem *m, json_t *req, json_t *rep, bool pl
 }
 
 static int ctl_sim_insert(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                        struct ms_ctl_result *res)
+                          struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)res;
@@ -202,7 +201,7 @@ static int ctl_sim_insert(struct ms_modem *m, json_t *req, json_t *rep, bool plu
 }
 
 static int ctl_pin_required(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                          struct ms_ctl_result *res)
+                            struct ms_ctl_result *res)
 {
     const char *pin = json_string_value(json_object_get(req, "pin"));
     if (!pin || !*pin)
@@ -211,7 +210,7 @@ static int ctl_pin_required(struct ms_modem *m, json_t *req, json_t *rep, bool p
 }
 
 static int ctl_network_lost(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                          struct ms_ctl_result *res)
+                            struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)res;
@@ -223,7 +222,7 @@ static int ctl_network_lost(struct ms_modem *m, json_t *req, json_t *rep, bool p
 }
 
 static int ctl_network_regained(struct ms_modem *m, json_t *req, json_t *rep, bool plugged,
-                              sg_ms now, struct ms_ctl_result *res)
+                                sg_ms now, struct ms_ctl_result *res)
 {
     (void)req;
     (void)rep;
@@ -234,7 +233,7 @@ static int ctl_network_regained(struct ms_modem *m, json_t *req, json_t *rep, bo
 }
 
 static int ctl_csq(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                 struct ms_ctl_result *res)
+                   struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -247,7 +246,7 @@ static int ctl_csq(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, s
 }
 
 static int ctl_sr(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                struct ms_ctl_result *res)
+                  struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)now;
@@ -260,7 +259,7 @@ static int ctl_sr(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg
 }
 
 static int ctl_unplug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                    struct ms_ctl_result *res)
+                      struct ms_ctl_result *res)
 {
     (void)m;
     (void)now;
@@ -275,7 +274,7 @@ static int ctl_unplug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged
 }
 
 static int ctl_replug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                    struct ms_ctl_result *res)
+                      struct ms_ctl_result *res)
 {
     (void)m;
     (void)req;
@@ -287,7 +286,7 @@ static int ctl_replug(struct ms_modem *m, json_t *req, json_t *rep, bool plugged
 }
 
 static int ctl_inject_sms(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                        struct ms_ctl_result *res)
+                          struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)res;
@@ -311,7 +310,7 @@ static int ctl_inject_sms(struct ms_modem *m, json_t *req, json_t *rep, bool plu
 }
 
 static int ctl_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                           struct ms_ctl_result *res)
+                             struct ms_ctl_result *res)
 {
     (void)plugged;
     (void)res;
@@ -327,7 +326,7 @@ static int ctl_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool 
 }
 
 static int ctl_quit(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
-                  struct ms_ctl_result *res)
+                    struct ms_ctl_result *res)
 {
     (void)m;
     (void)req;
@@ -404,14 +403,20 @@ const char *ms_ctl_help(void)
     return "Control socket (--control PATH): one JSON object per line, one reply per line,\n"
            "{\"ok\":true,...} or {\"ok\":false,\"error\":\"...\"}.\n"
            "  {\"cmd\":\"stats\"}                          counters and modem state\n"
-           "  {\"cmd\":\"latency\",\"ms\":N,\"cmgs_ms\":N}     delay before every reply / before +CMGS\n"
-           "  {\"cmd\":\"cms_error\",\"code\":C,\"rate\":R,\"count\":N}  +CMS ERROR C for a share R\n"
+           "  {\"cmd\":\"latency\",\"ms\":N,\"cmgs_ms\":N}     delay before every reply / before "
+           "+CMGS\n"
+           "  {\"cmd\":\"cms_error\",\"code\":C,\"rate\":R,\"count\":N}  +CMS ERROR C for a share "
+           "R\n"
            "                                           of sends, or for the next N (0 = off)\n"
-           "  {\"cmd\":\"silent\"} / {\"cmd\":\"resume\"}    stop answering (input dropped) / answer again\n"
-           "  {\"cmd\":\"garbage\",\"bytes\":N,\"rate\":R}   N random bytes now; 1..16 bytes before a\n"
+           "  {\"cmd\":\"silent\"} / {\"cmd\":\"resume\"}    stop answering (input dropped) / "
+           "answer again\n"
+           "  {\"cmd\":\"garbage\",\"bytes\":N,\"rate\":R}   N random bytes now; 1..16 bytes "
+           "before a\n"
            "                                           share R of replies\n"
-           "  {\"cmd\":\"lose_ok\",\"count\":N}            drop the final OK of the next N commands\n"
-           "  {\"cmd\":\"reboot_mid_send\"}               the next send reboots half way through its PDU\n"
+           "  {\"cmd\":\"lose_ok\",\"count\":N}            drop the final OK of the next N "
+           "commands\n"
+           "  {\"cmd\":\"reboot_mid_send\"}               the next send reboots half way through "
+           "its PDU\n"
            "  {\"cmd\":\"reboot\"}                        reset now (echo on, settings forgotten)\n"
            "  {\"cmd\":\"sim_missing\"}                   SIM out: +CPIN: NOT INSERTED, CME 10\n"
            "  {\"cmd\":\"sim_insert\",\"pin\":P,\"puk\":K}   SIM in, asking for PIN P when given\n"
@@ -420,10 +425,13 @@ const char *ms_ctl_help(void)
            "  {\"cmd\":\"network_regained\"}              searching, then registered again\n"
            "  {\"cmd\":\"csq\",\"rssi\":N}                 signal 0..31\n"
            "  {\"cmd\":\"sr\",\"delay_ms\":N,\"st\":S}       status report delay and TP-ST\n"
-           "  {\"cmd\":\"unplug\",\"replug_ms\":N}         close the pty (the link dangles); replug\n"
+           "  {\"cmd\":\"unplug\",\"replug_ms\":N}         close the pty (the link dangles); "
+           "replug\n"
            "                                           after N ms when N > 0\n"
            "  {\"cmd\":\"replug\"}                        new pty, link re-pointed, modem boots\n"
-           "  {\"cmd\":\"inject_sms\",\"from\":\"+33...\",\"text\":\"...\",\"mode\":\"auto|stored|direct\"}\n"
+           "  "
+           "{\"cmd\":\"inject_sms\",\"from\":\"+33...\",\"text\":\"...\",\"mode\":\"auto|stored|"
+           "direct\"}\n"
            "                                           inbound SMS, split in parts when long\n"
            "  {\"cmd\":\"status_report\",\"mr\":N,\"to\":\"+33...\",\"st\":S}  unsolicited report\n"
            "  {\"cmd\":\"quit\"}                          exit\n";

@@ -24,7 +24,7 @@ enum ms_ctl_action { MS_CTL_NONE, MS_CTL_UNPLUG, MS_CTL_REPLUG, MS_CTL_QUIT };
 
 struct ms_ctl_result {
     enum ms_ctl_action action;
-    sg_ms replug_after_ms;  /* MS_CTL_UNPLUG: > 0 to replug by itself after this */
+    sg_ms replug_after_ms; /* MS_CTL_UNPLUG: > 0 to replug by itself after this */
 };
 
 /* Handles one request line (without its newline). Returns the reply line

@@ -12,17 +12,17 @@
 
 #include "host-tools/modemsim/ms_modem.h"
 
-#define MS_TIMERS_MAX 64
-#define MS_STORE_MAX 64        /* upper bound of any profile's mem_total */
-#define MS_DIRECT_QUEUE_MAX 8  /* +CMT/+CDS waiting for +CNMA (CSMS=1) */
-#define MS_URC_TEXT_MAX 480    /* a +CMT with its PDU fits */
+#define MS_TIMERS_MAX       64
+#define MS_STORE_MAX        64  /* upper bound of any profile's mem_total */
+#define MS_DIRECT_QUEUE_MAX 8   /* +CMT/+CDS waiting for +CNMA (CSMS=1) */
+#define MS_URC_TEXT_MAX     480 /* a +CMT with its PDU fits */
 
 /* A growable byte buffer with a hard cap; appends past the cap are dropped. */
 struct ms_buf {
     char *d;
     size_t len, cap, max;
 };
-int ms_buf_add(struct ms_buf *b, const void *p, size_t n);  /* 0, or -1 when capped */
+int ms_buf_add(struct ms_buf *b, const void *p, size_t n); /* 0, or -1 when capped */
 int ms_buf_addf(struct ms_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ms_buf_free(struct ms_buf *b);
 
@@ -30,12 +30,12 @@ enum ms_sim { MS_SIM_READY, MS_SIM_PIN, MS_SIM_PUK, MS_SIM_ABSENT };
 
 enum ms_timer_kind {
     MS_T_BOOT_DONE,
-    MS_T_URC,         /* print text */
-    MS_T_REG,         /* registration becomes a */
-    MS_T_SR,          /* status report for mr a, TP-ST b, recipient text */
-    MS_T_PERIODIC,    /* Huawei ^RSSI */
-    MS_T_CNMA,        /* the +CMT/+CDS in flight was not acknowledged in time */
-    MS_T_RELEASE,     /* a held reply is due */
+    MS_T_URC,      /* print text */
+    MS_T_REG,      /* registration becomes a */
+    MS_T_SR,       /* status report for mr a, TP-ST b, recipient text */
+    MS_T_PERIODIC, /* Huawei ^RSSI */
+    MS_T_CNMA,     /* the +CMT/+CDS in flight was not acknowledged in time */
+    MS_T_RELEASE,  /* a held reply is due */
 };
 
 struct ms_timer {
@@ -43,7 +43,7 @@ struct ms_timer {
     sg_ms at;
     enum ms_timer_kind kind;
     int a, b;
-    sg_ms wall;       /* MS_T_SR: when the message was submitted (SCTS) */
+    sg_ms wall; /* MS_T_SR: when the message was submitted (SCTS) */
     char text[48];
 };
 
@@ -52,7 +52,7 @@ struct ms_timer {
 struct ms_slot {
     bool used;
     int stat;
-    int len;                    /* TPDU octets */
+    int len; /* TPDU octets */
     char hex[MS_PDU_HEX_MAX + 1];
 };
 
@@ -76,25 +76,25 @@ struct ms_modem {
     char pdu[MS_PDU_HEX_MAX + 1];
     size_t pdu_len;
     bool pdu_overflow;
-    int cmgs_len;               /* <length> of the AT+CMGS in progress */
-    bool reboot_armed;          /* reboot_mid_send fires on the first PDU byte */
+    int cmgs_len;      /* <length> of the AT+CMGS in progress */
+    bool reboot_armed; /* reboot_mid_send fires on the first PDU byte */
     struct ms_buf out;
-    struct ms_buf held;         /* reply waiting for its latency */
-    sg_ms busy_until;           /* no input is processed before this (SG_MS_NEVER = idle) */
-    bool reboot_after_reply;    /* AT+CFUN=1,1: OK first, then the reset */
-    bool flushed;               /* a reboot threw the input away mid-processing */
-    bool executing;             /* a command line runs: its URCs follow its reply */
-    uint8_t prev_in;            /* autobaud: last byte seen before sync */
-    char final_buf[64];         /* final result text built by ms_cmds_run */
-    struct ms_buf urc_hold;     /* URCs held while the host types a PDU */
+    struct ms_buf held;      /* reply waiting for its latency */
+    sg_ms busy_until;        /* no input is processed before this (SG_MS_NEVER = idle) */
+    bool reboot_after_reply; /* AT+CFUN=1,1: OK first, then the reset */
+    bool flushed;            /* a reboot threw the input away mid-processing */
+    bool executing;          /* a command line runs: its URCs follow its reply */
+    uint8_t prev_in;         /* autobaud: last byte seen before sync */
+    char final_buf[64];      /* final result text built by ms_cmds_run */
+    struct ms_buf urc_hold;  /* URCs held while the host types a PDU */
 
     /* timers */
     struct ms_timer timers[MS_TIMERS_MAX];
 
     /* power and settings (forgotten on reboot) */
     bool booting;
-    bool pin_enabled;           /* the SIM asks for its PIN at every power-on */
-    bool synced;                /* autobaud: the host has sent AT since boot */
+    bool pin_enabled; /* the SIM asks for its PIN at every power-on */
+    bool synced;      /* autobaud: the host has sent AT since boot */
     bool echo;
     int cmee;
     int creg_n, cgreg_n, cereg_n;
@@ -102,7 +102,7 @@ struct ms_modem {
     int cnmi[5];
     int csms;
     int cfun;
-    bool curc;                  /* Huawei periodic URCs on */
+    bool curc; /* Huawei periodic URCs on */
     unsigned periodic_count;
     char cscs[8];
     uint8_t mr;
@@ -132,8 +132,8 @@ struct ms_modem {
 /* ms_modem.c */
 uint32_t ms_rand(struct ms_modem *m);
 double ms_rand_unit(struct ms_modem *m);
-void ms_emit(struct ms_modem *m, const char *s, size_t n);    /* raw bytes now */
-void ms_urc(struct ms_modem *m, const char *line);            /* CR LF line CR LF, or held */
+void ms_emit(struct ms_modem *m, const char *s, size_t n); /* raw bytes now */
+void ms_urc(struct ms_modem *m, const char *line);         /* CR LF line CR LF, or held */
 /* Returns the timer (to fill more fields) or NULL when all are in use. */
 struct ms_timer *ms_timer_add(struct ms_modem *m, sg_ms at, enum ms_timer_kind kind, int a, int b,
                               const char *text);
@@ -143,7 +143,8 @@ void ms_sim_unlocked(struct ms_modem *m, sg_ms now);
 void ms_reset_settings(struct ms_modem *m);
 const char *ms_sim_state_text(const struct ms_modem *m);
 sg_ms ms_wall(const struct ms_modem *m, sg_ms now);
-void ms_log_pdu(struct ms_modem *m, sg_ms now, const char *hex, int len, int mr, const char *result);
+void ms_log_pdu(struct ms_modem *m, sg_ms now, const char *hex, int len, int mr,
+                const char *result);
 void ms_finish_reply(struct ms_modem *m, struct ms_buf *reply, const char *final, sg_ms now,
                      sg_ms extra_delay);
 

@@ -199,10 +199,14 @@ sg_ms ms_wall(const struct ms_modem *m, sg_ms now)
 const char *ms_sim_state_text(const struct ms_modem *m)
 {
     switch (m->sim) {
-    case MS_SIM_READY: return "READY";
-    case MS_SIM_PIN: return "SIM PIN";
-    case MS_SIM_PUK: return "SIM PUK";
-    case MS_SIM_ABSENT: break;
+    case MS_SIM_READY:
+        return "READY";
+    case MS_SIM_PIN:
+        return "SIM PIN";
+    case MS_SIM_PUK:
+        return "SIM PUK";
+    case MS_SIM_ABSENT:
+        break;
     }
     return "NOT INSERTED";
 }

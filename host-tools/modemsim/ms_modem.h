@@ -28,43 +28,43 @@
 #include "drivers/base/sg_err.h"
 #include "host-tools/modemsim/ms_profile.h"
 
-#define MS_IN_MAX 8192
-#define MS_LINE_MAX 560      /* SIM800 accepts 556 characters per command line */
-#define MS_OUT_MAX 65536
-#define MS_PDU_HEX_MAX 400   /* 1 + 12 SMSC + 164 TPDU octets, in hex, rounded up */
+#define MS_IN_MAX      8192
+#define MS_LINE_MAX    560 /* SIM800 accepts 556 characters per command line */
+#define MS_OUT_MAX     65536
+#define MS_PDU_HEX_MAX 400 /* 1 + 12 SMSC + 164 TPDU octets, in hex, rounded up */
 
 /* Faults the caller may change at any time; the engine reads them live. */
 struct ms_faults {
-    sg_ms latency_ms;       /* added before every reply (prompt included) */
-    sg_ms cmgs_latency_ms;  /* Ctrl-Z to +CMGS / +CMS ERROR (network round trip) */
-    int cms_code;           /* code of injected +CMS ERRORs (default 500) */
-    double cms_rate;        /* 0..1: chance that a valid send fails with cms_code */
-    unsigned cms_count;     /* the next N valid sends fail with cms_code */
-    double garbage_rate;    /* 0..1: chance of 1..16 random bytes before a reply */
-    unsigned lose_ok;       /* the final OK of the next N commands is not sent */
-    bool reboot_mid_send;   /* the next send reboots once its prompt is out */
-    bool silent;            /* read and drop everything, answer nothing */
+    sg_ms latency_ms;      /* added before every reply (prompt included) */
+    sg_ms cmgs_latency_ms; /* Ctrl-Z to +CMGS / +CMS ERROR (network round trip) */
+    int cms_code;          /* code of injected +CMS ERRORs (default 500) */
+    double cms_rate;       /* 0..1: chance that a valid send fails with cms_code */
+    unsigned cms_count;    /* the next N valid sends fail with cms_code */
+    double garbage_rate;   /* 0..1: chance of 1..16 random bytes before a reply */
+    unsigned lose_ok;      /* the final OK of the next N commands is not sent */
+    bool reboot_mid_send;  /* the next send reboots once its prompt is out */
+    bool silent;           /* read and drop everything, answer nothing */
 };
 
 struct ms_config {
-    const struct ms_profile *prof;  /* required; static storage */
-    uint64_t seed;          /* every random choice comes from this */
-    sg_ms boot_ms;          /* dead time after power on or reset (input dropped) */
-    sg_ms reg_ms;           /* from SIM ready to registered */
-    sg_ms sr_delay_ms;      /* +CMGS to its status report */
-    int sr_status;          /* TP-ST of generated status reports */
-    sg_ms urc_period_ms;    /* Huawei ^RSSI period */
-    sg_ms cnma_timeout_ms;  /* CSMS=1: a +CMT/+CDS not acknowledged in time resets CNMI */
-    int rssi;               /* CSQ value while registered (0..31) */
+    const struct ms_profile *prof; /* required; static storage */
+    uint64_t seed;                 /* every random choice comes from this */
+    sg_ms boot_ms;                 /* dead time after power on or reset (input dropped) */
+    sg_ms reg_ms;                  /* from SIM ready to registered */
+    sg_ms sr_delay_ms;             /* +CMGS to its status report */
+    int sr_status;                 /* TP-ST of generated status reports */
+    sg_ms urc_period_ms;           /* Huawei ^RSSI period */
+    sg_ms cnma_timeout_ms;         /* CSMS=1: a +CMT/+CDS not acknowledged in time resets CNMI */
+    int rssi;                      /* CSQ value while registered (0..31) */
     bool sim_missing;
-    const char *pin;        /* NULL: the SIM asks for no PIN; copied */
-    const char *puk;        /* NULL: "12345678"; copied */
-    bool no_network;        /* the network is not there at boot */
-    const char *smsc;       /* NULL: "+33689004000"; copied */
-    const char *prompt;     /* NULL: the profile's; else the bytes sent after AT+CMGS
-                             * (static storage, e.g. "\r\n>\r\n" as a SIM7670G sends) */
-    int mr_start;           /* first TP-MR; < 0: the profile's */
-    sg_ms wall_offset;      /* wall ms = now + wall_offset (logs, SCTS) */
+    const char *pin;    /* NULL: the SIM asks for no PIN; copied */
+    const char *puk;    /* NULL: "12345678"; copied */
+    bool no_network;    /* the network is not there at boot */
+    const char *smsc;   /* NULL: "+33689004000"; copied */
+    const char *prompt; /* NULL: the profile's; else the bytes sent after AT+CMGS
+                         * (static storage, e.g. "\r\n>\r\n" as a SIM7670G sends) */
+    int mr_start;       /* first TP-MR; < 0: the profile's */
+    sg_ms wall_offset;  /* wall ms = now + wall_offset (logs, SCTS) */
     struct ms_faults faults;
     /* One JSON object per line, without the newline; the line is only valid
      * during the call. NULL: no log. */
@@ -79,7 +79,7 @@ struct ms_stats {
     unsigned long reboots, garbage_bytes, lost_ok, status_reports, sms_injected;
     unsigned long sms_direct, sms_stored, sms_dropped, out_dropped, in_dropped;
     unsigned long cnma_timeouts;
-    char last_unknown[64];  /* the last command answered as unknown */
+    char last_unknown[64]; /* the last command answered as unknown */
 };
 
 struct ms_modem;
@@ -137,7 +137,7 @@ int ms_modem_status_report(struct ms_modem *m, int mr, const char *to, int st, s
 struct ms_state_view {
     int reg_stat, rssi, cmee, mr_next, stored, cfun;
     bool echo, booting, in_prompt, sim_present;
-    const char *sim_state;  /* "READY", "SIM PIN", "SIM PUK", "NOT INSERTED" */
+    const char *sim_state; /* "READY", "SIM PIN", "SIM PUK", "NOT INSERTED" */
     int cnmi[5];
 };
 void ms_modem_view(const struct ms_modem *m, struct ms_state_view *v);

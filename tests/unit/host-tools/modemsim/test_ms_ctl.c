@@ -12,26 +12,28 @@
 
 #include <cmocka.h>
 
-#include "host-tools/modemsim/ms_cmds.c"
-#include "host-tools/modemsim/ms_ctl.c"
-#include "host-tools/modemsim/ms_modem.c"
-#include "host-tools/modemsim/ms_profile.c"
-#include "host-tools/modemsim/ms_sms.c"
+#include "host-tools/modemsim/ms_cmds.c"    // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_ctl.c"     // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_modem.c"   // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_profile.c" // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_sms.c"     // NOLINT(bugprone-suspicious-include)
 
 struct ctl_case {
     const char *name;
     const char *req;
     bool plugged;
-    const char *want;              /* substring of the reply */
+    const char *want; /* substring of the reply */
     enum ms_ctl_action action;
 };
 
 static const struct ctl_case cases[] = {
     {"stats names the profile", "{\"cmd\":\"stats\"}", true, "\"profile\":\"ec25\"", MS_CTL_NONE},
-    {"latency", "{\"cmd\":\"latency\",\"ms\":10,\"cmgs_ms\":2000}", true, "\"ok\":true", MS_CTL_NONE},
+    {"latency", "{\"cmd\":\"latency\",\"ms\":10,\"cmgs_ms\":2000}", true, "\"ok\":true",
+     MS_CTL_NONE},
     {"negative latency", "{\"cmd\":\"latency\",\"ms\":-1}", true, "\"ok\":false", MS_CTL_NONE},
     {"cms rate above 1", "{\"cmd\":\"cms_error\",\"rate\":1.5}", true, "\"ok\":false", MS_CTL_NONE},
-    {"cms count", "{\"cmd\":\"cms_error\",\"code\":42,\"count\":2}", true, "\"ok\":true", MS_CTL_NONE},
+    {"cms count", "{\"cmd\":\"cms_error\",\"code\":42,\"count\":2}", true, "\"ok\":true",
+     MS_CTL_NONE},
     {"unplug with replug", "{\"cmd\":\"unplug\",\"replug_ms\":500}", true, "\"ok\":true",
      MS_CTL_UNPLUG},
     {"unplug twice", "{\"cmd\":\"unplug\"}", false, "already unplugged", MS_CTL_NONE},
@@ -46,10 +48,12 @@ static const struct ctl_case cases[] = {
      MS_CTL_NONE},
     {"inject bad mode", "{\"cmd\":\"inject_sms\",\"from\":\"+3361\",\"text\":\"a\",\"mode\":\"x\"}",
      true, "mode", MS_CTL_NONE},
-    {"inject two parts", "{\"cmd\":\"inject_sms\",\"from\":\"+33612345678\",\"text\":\""
+    {"inject two parts",
+     "{\"cmd\":\"inject_sms\",\"from\":\"+33612345678\",\"text\":\""
      "0123456789012345678901234567890123456789012345678901234567890123456789"
      "0123456789012345678901234567890123456789012345678901234567890123456789"
-     "0123456789012345678901234567890123456789\"}", true, "\"parts\":2", MS_CTL_NONE},
+     "0123456789012345678901234567890123456789\"}",
+     true, "\"parts\":2", MS_CTL_NONE},
     {"status report needs mr", "{\"cmd\":\"status_report\",\"to\":\"+3361\"}", true, "mr",
      MS_CTL_NONE},
     {"network lost with stat 5", "{\"cmd\":\"network_lost\",\"stat\":5}", true, "\"ok\":false",
@@ -82,15 +86,13 @@ static void test_requests(void **state)
         struct ms_ctl_result res;
         char *rep = ms_ctl_handle(m, k->req, strlen(k->req), k->plugged, 2000, &res);
         assert_non_null(rep);
-        if (!strstr(rep, k->want) || res.action != k->action) {
-            char msg[600];
-            snprintf(msg, sizeof(msg), "%s: reply %s action %d", k->name, rep, res.action);
-            free(rep);
-            ms_modem_free(m);
-            fail_msg("%s", msg);
-        }
+        bool bad = !strstr(rep, k->want) || res.action != k->action;
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s: reply %s action %d", k->name, rep, res.action);
         free(rep);
         ms_modem_free(m);
+        if (bad)
+            fail_msg("%s", msg);
     }
 }
 

@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "host-tools/modemsim/ms_cmds.c"
-#include "host-tools/modemsim/ms_modem.c"
-#include "host-tools/modemsim/ms_profile.c"
-#include "host-tools/modemsim/ms_sms.c"
+#include "host-tools/modemsim/ms_cmds.c"    // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_modem.c"   // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_profile.c" // NOLINT(bugprone-suspicious-include)
+#include "host-tools/modemsim/ms_sms.c"     // NOLINT(bugprone-suspicious-include)
 
 #define OUT_CAP 8192
 
@@ -115,7 +115,8 @@ static const struct boot_case boot_cases[] = {
     {"EC25 ready URCs", "ec25",
      "\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n"
      "\r\n+QIND: PB DONE\r\n"},
-    {"SIM7600 ready URCs", "sim7600", "\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"},
+    {"SIM7600 ready URCs", "sim7600",
+     "\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n"},
     {"SIM800 on autobaud prints nothing before the host's AT", "sim800", ""},
 };
 
@@ -304,14 +305,17 @@ static void test_inject_stored_and_direct(void **state)
     struct rig r;
     ready(&r, "sim800");
     struct sg_err err;
-    assert_int_equal(ms_modem_inject_sms(r.m, "+33699887766", "hi", MS_INJECT_AUTO, r.now, &err), 1);
+    assert_int_equal(ms_modem_inject_sms(r.m, "+33699887766", "hi", MS_INJECT_AUTO, r.now, &err),
+                     1);
     assert_string_equal(take(&r), "\r\n+CMTI: \"SM\",1\r\n");
     type(&r, "AT+CNMI=2,2,0,0,0\r");
     take(&r);
-    assert_int_equal(ms_modem_inject_sms(r.m, "+33699887766", "hi", MS_INJECT_AUTO, r.now, &err), 1);
-    assert_true(strncmp(take(&r), "\r\n+CMT: \"\",", 11) == 0);
-    assert_int_equal(ms_modem_inject_sms(r.m, "far too long a sender", "hi", MS_INJECT_AUTO, r.now, &err) < 0,
+    assert_int_equal(ms_modem_inject_sms(r.m, "+33699887766", "hi", MS_INJECT_AUTO, r.now, &err),
                      1);
+    assert_true(strncmp(take(&r), "\r\n+CMT: \"\",", 11) == 0);
+    assert_int_equal(
+        ms_modem_inject_sms(r.m, "far too long a sender", "hi", MS_INJECT_AUTO, r.now, &err) < 0,
+        1);
     ms_modem_free(r.m);
 }
 
