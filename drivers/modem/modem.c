@@ -1098,6 +1098,7 @@ static void start_job(struct modem *m)
     a->u.at.payload = m->job_hex;
     a->seq = ++m->seq;
     m->inflight = CK_SEND;
+    m->last_at = *a;
     m->job_started = true;
     logf_(m, MODEM_LOG_DEBUG, "event=send job=%llu tpdu_len=%d", (unsigned long long)m->job.id,
           m->job.tpdu_len);
