@@ -325,6 +325,19 @@ static int ctl_status_report(struct ms_modem *m, json_t *req, json_t *rep, bool 
     return 0;
 }
 
+static int ctl_urc(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
+                   struct ms_ctl_result *res)
+{
+    (void)plugged;
+    (void)now;
+    (void)res;
+    const char *text = json_string_value(json_object_get(req, "text"));
+    if (!text || !*text || strlen(text) > MS_URC_MAX)
+        return ctl_fail(rep, "urc: \"text\" is required, at most 470 bytes");
+    ms_modem_urc(m, text, json_is_true(json_object_get(req, "mid_reply")));
+    return 0;
+}
+
 static int ctl_quit(struct ms_modem *m, json_t *req, json_t *rep, bool plugged, sg_ms now,
                     struct ms_ctl_result *res)
 {
@@ -359,6 +372,7 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"stats", ctl_stats},
     {"status_report", ctl_status_report},
     {"unplug", ctl_unplug},
+    {"urc", ctl_urc},
 };
 
 char *ms_ctl_handle(struct ms_modem *m, const char *line, size_t len, bool plugged, sg_ms now,
@@ -434,5 +448,8 @@ const char *ms_ctl_help(void)
            "direct\"}\n"
            "                                           inbound SMS, split in parts when long\n"
            "  {\"cmd\":\"status_report\",\"mr\":N,\"to\":\"+33...\",\"st\":S}  unsolicited report\n"
+           "  {\"cmd\":\"urc\",\"text\":\"+CREG: 1\",\"mid_reply\":true}  any URC now, or inside "
+           "the next\n"
+           "                                           reply (after its first line)\n"
            "  {\"cmd\":\"quit\"}                          exit\n";
 }

@@ -132,8 +132,21 @@ void ms_finish_reply(struct ms_modem *m, struct ms_buf *reply, const char *final
         }
         m->stats.garbage_bytes += n;
     }
-    if (reply && reply->len)
-        ms_buf_add(&all, reply->d, reply->len);
+    size_t first_line = 0; /* end of the reply's first information line */
+    if (reply && reply->len > 2) {
+        const char *e = memmem(reply->d + 2, reply->len - 2, "\r\n", 2);
+        first_line = e ? (size_t)(e - reply->d) + 2 : reply->len;
+    }
+    if (final && m->mid_urc[0]) {
+        if (first_line)
+            ms_buf_add(&all, reply->d, first_line);
+        ms_buf_addf(&all, "\r\n%s\r\n", m->mid_urc);
+        m->mid_urc[0] = '\0';
+    } else {
+        first_line = 0;
+    }
+    if (reply && reply->len > first_line)
+        ms_buf_add(&all, reply->d + first_line, reply->len - first_line);
     if (final) {
         if (strcmp(final, "OK") == 0 && m->faults.lose_ok > 0) {
             m->faults.lose_ok--;
@@ -623,6 +636,14 @@ void ms_modem_reboot(struct ms_modem *m, sg_ms now)
     m->stats.reboots++;
     m->flushed = true;
     power_on(m, now);
+}
+
+void ms_modem_urc(struct ms_modem *m, const char *text, bool mid_reply)
+{
+    if (mid_reply)
+        snprintf(m->mid_urc, sizeof(m->mid_urc), "%s", text);
+    else
+        ms_urc(m, text);
 }
 
 void ms_modem_garbage(struct ms_modem *m, unsigned n)

@@ -32,6 +32,7 @@
 #define MS_LINE_MAX    560 /* SIM800 accepts 556 characters per command line */
 #define MS_OUT_MAX     65536
 #define MS_PDU_HEX_MAX 400 /* 1 + 12 SMSC + 164 TPDU octets, in hex, rounded up */
+#define MS_URC_MAX     470 /* longest URC text the control socket sends */
 
 /* Faults the caller may change at any time; the engine reads them live. */
 struct ms_faults {
@@ -108,6 +109,11 @@ const char *ms_modem_profile_name(const struct ms_modem *m);
 /* Power-cycles the modem now: echo back on, settings and messages in RAM
  * forgotten, boot URCs again. */
 void ms_modem_reboot(struct ms_modem *m, sg_ms now);
+/* Sends URC `text` (no CR LF) now, or, with mid_reply, inside the next reply
+ * that has a final result: after its first information line, or before the
+ * final result when it has none (REFERENCE §1.3: a +CREG: URC can arrive
+ * while the host waits for the solicited reply). Text over 470 bytes is cut. */
+void ms_modem_urc(struct ms_modem *m, const char *text, bool mid_reply);
 /* Writes n random bytes to the host now. */
 void ms_modem_garbage(struct ms_modem *m, unsigned n);
 /* Takes the SIM out (`+CPIN: NOT INSERTED`, registration lost). */

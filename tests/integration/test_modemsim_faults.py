@@ -322,6 +322,21 @@ def t_prompt_variant_and_mr_start():
         sim.stop()
 
 
+def t_urc_inside_reply():
+    sim, p = start("sim800")
+    try:
+        p.cmd("AT+CREG=1")
+        expect(sim.ctl({"cmd": "urc", "text": "+CREG: 1", "mid_reply": True})["ok"], "urc")
+        r = p.cmd("AT+CREG?")
+        expect(r == "\r\n+CREG: 1,1\r\n\r\n+CREG: 1\r\n\r\nOK\r\n", "URC inside reply %r" % r)
+        sim.ctl({"cmd": "urc", "text": "+CREG: 1", "mid_reply": True})
+        expect(p.cmd("AT") == "\r\n+CREG: 1\r\n\r\nOK\r\n", "URC before a bare OK")
+        sim.ctl({"cmd": "urc", "text": "UNDER-VOLTAGE WARNNING"})
+        expect(p.read_until(rb"WARNNING\r\n", 1) == b"\r\nUNDER-VOLTAGE WARNNING\r\n", "URC now")
+    finally:
+        sim.stop()
+
+
 def t_control_errors():
     sim, p = start("huawei")
     try:
@@ -343,7 +358,7 @@ def t_control_errors():
 
 TESTS = [t_latency, t_cms_errors, t_cms_rate_seeded, t_silent_garbage_lost_ok, t_reboot_mid_send,
          t_sim_missing, t_pin_puk, t_network, t_unplug, t_cnma, t_mr_wrap_and_reports,
-         t_prompt_variant_and_mr_start, t_control_errors]
+         t_prompt_variant_and_mr_start, t_urc_inside_reply, t_control_errors]
 
 
 def main():

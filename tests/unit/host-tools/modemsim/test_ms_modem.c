@@ -379,6 +379,21 @@ static void test_lost_ok_and_silence(void **state)
     ms_modem_free(r.m);
 }
 
+/* SIM800, URC inside CREG reply: the URC lands between the information line
+ * and the final OK, as REFERENCE §1.3 warns. */
+static void test_urc_inside_reply(void **state)
+{
+    (void)state;
+    struct rig r;
+    ready(&r, "sim800");
+    ms_modem_urc(r.m, "+CREG: 1", true);
+    type(&r, "AT+CREG?\r");
+    assert_string_equal(take(&r), "\r\n+CREG: 0,1\r\n\r\n+CREG: 1\r\n\r\nOK\r\n");
+    type(&r, "AT+CREG?\r");
+    assert_string_equal(take(&r), "\r\n+CREG: 0,1\r\n\r\nOK\r\n");
+    ms_modem_free(r.m);
+}
+
 static void test_garbage_is_seeded(void **state)
 {
     (void)state;
@@ -411,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_inject_stored_and_direct),
         cmocka_unit_test(test_pin_to_puk),
         cmocka_unit_test(test_lost_ok_and_silence),
+        cmocka_unit_test(test_urc_inside_reply),
         cmocka_unit_test(test_garbage_is_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
