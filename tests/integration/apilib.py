@@ -1,0 +1,185 @@
+"""Helpers for the API integration tests (issue 6), on top of sglib.
+
+Error-contract checks, raw-socket requests (for what http.client refuses to
+send), message and event reads, and the gammu oracle for modemsim's PDU log.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sglib import TestFailure, check, wait_until  # noqa: E402
+
+FINAL = ("sent", "delivered", "undelivered", "failed", "expired", "canceled", "unknown")
+
+
+class Fake:
+    """A modem slot whose port does not exist (for Daemon(modems=...))."""
+
+    def __init__(self, h, name):
+        self.name = name
+        self.link = os.path.join(h.dir, name + ".missing-pty")
+
+
+def expect_error(r, status, code=None, field=None, what=""):
+    """Checks an error answer: status, JSON content type and exactly
+    {"error": {"code": str, "message": non-empty str, "field"?: str}}.
+    field=None: not checked; field=False: must be absent."""
+    tag = "%s: " % what if what else ""
+    check(r.status == status, "%swant %d, got %r" % (tag, status, r))
+    ct = r.headers.get("Content-Type", "")
+    check(ct.startswith("application/json"), "%serror content type %r" % (tag, ct))
+    try:
+        body = json.loads(r.body.decode("utf-8"))
+    except ValueError:
+        raise TestFailure("%serror body is not JSON: %r" % (tag, r.body[:200]))
+    check(isinstance(body, dict) and list(body) == ["error"], "%serror body keys: %r" % (tag, body))
+    e = body["error"]
+    check(isinstance(e, dict), "%serror is not an object: %r" % (tag, body))
+    extra = set(e) - {"code", "message", "field"}
+    check(not extra, "%sunexpected error keys %r" % (tag, extra))
+    check(isinstance(e.get("code"), str) and e["code"], "%serror.code: %r" % (tag, e))
+    check(isinstance(e.get("message"), str) and e["message"], "%serror.message: %r" % (tag, e))
+    if "field" in e:
+        check(isinstance(e["field"], str) and e["field"], "%serror.field: %r" % (tag, e))
+    if code is not None:
+        check(e["code"] == code, "%swant code %r, got %r" % (tag, code, e))
+    if field is False:
+        check("field" not in e, "%sno field expected: %r" % (tag, e))
+    elif field is not None:
+        check(e.get("field") == field, "%swant field %r, got %r" % (tag, field, e))
+    return e
+
+
+def unwrap(body, key):
+    return body.get(key, body) if isinstance(body, dict) else body
+
+
+def msg(d, i):
+    r = d.get("/v1/messages/%d" % i)
+    check(r.status == 200, "GET /v1/messages/%d: %r" % (i, r))
+    return r.json()
+
+
+def wait_status(d, i, states, timeout=20):
+    if isinstance(states, str):
+        states = (states,)
+    return wait_until(lambda: msg(d, i)["status"] in states and msg(d, i), timeout,
+                      "message %d in %r (now %s)" % (i, states, "?"))
+
+
+def submit(d, body, headers=None, want=202):
+    r = d.post("/v1/messages", body, headers=headers)
+    check(r.status == want, "submit %r: want %d, got %r" % (body, want, r))
+    return r.json()
+
+
+def events(d, after=0, limit=1000, wait=None, timeout=30):
+    q = "/v1/events?after=%d&limit=%d" % (after, limit)
+    if wait is not None:
+        q += "&wait=%d" % wait
+    r = d.get(q, timeout=timeout)
+    check(r.status == 200, "GET %s: %r" % (q, r))
+    return r.json()
+
+
+def all_events(d):
+    """Every event in the log, paging with the cursor."""
+    out, after = [], 0
+    while True:
+        b = events(d, after=after)
+        out += b["events"]
+        if not b["events"]:
+            return out
+        after = b["last_seq"]
+
+
+def raw(sock_path, data, timeout=5, close_write=False, chunks=None, pause=0.0):
+    """Sends bytes on a fresh Unix-socket connection and returns every byte
+    the server sent until it closed (or timeout). chunks: send these pieces
+    with `pause` seconds in between instead of data."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    buf = b""
+    try:
+        for i, c in enumerate(chunks if chunks is not None else [data]):
+            if i and pause:
+                time.sleep(pause)
+            s.sendall(c)
+        if close_write:
+            s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            buf += b
+            if response_complete(buf):
+                break
+    finally:
+        s.close()
+    return buf
+
+
+def response_complete(buf):
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            return len(body) >= int(v.strip())
+    return False
+
+
+def raw_status(buf):
+    """Status code of the first response in buf, or None when there is none."""
+    if not buf.startswith(b"HTTP/1."):
+        return None
+    try:
+        return int(buf.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def decode_pdu(hexpdu):
+    """modemsim logs the PDU as sent (SMSC field first)."""
+    import gammu
+    return gammu.DecodePDU(bytes.fromhex(hexpdu), SMSC=True)
+
+
+def decoded_messages(records):
+    """Groups modemsim log records (result ok) into whole messages by concat
+    reference: returns [(number, text, [records])] in arrival order."""
+    groups, order = {}, []
+    for rec in records:
+        if rec.get("result") != "ok":
+            continue
+        d = decode_pdu(rec["pdu"])
+        udh = d.get("UDH") or {}
+        ref = udh.get("ID8bit", -1)
+        if ref is None or ref < 0:
+            ref = udh.get("ID16bit", -1)
+        total = udh.get("AllParts", -1) or -1
+        if ref is not None and ref >= 0 and total > 1:
+            key = (d["Number"], ref, total)
+        else:
+            key = ("single", len(order))
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((udh.get("PartNumber", 1), d, rec))
+    out = []
+    for key in order:
+        parts = sorted(groups[key], key=lambda p: p[0])
+        out.append((parts[0][1]["Number"], "".join(p[1]["Text"] for p in parts),
+                    [p[2] for p in parts]))
+    return out
