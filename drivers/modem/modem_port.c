@@ -404,12 +404,25 @@ int modem_port_new(const struct modem_port_cfg *cfg, const struct modem_port_cbs
         mc.gpio_wired = (gpio_has(p->gpio, GPIO_PWRKEY) ? GPIO_PWRKEY : 0u) |
                         (gpio_has(p->gpio, GPIO_RESET) ? GPIO_RESET : 0u) |
                         (gpio_has(p->gpio, GPIO_STATUS) ? GPIO_STATUS : 0u);
+        /* Each 0 field takes the profile's default (generic for auto:
+         * long enough for any of them). */
+        const struct gpio_timing *d =
+            gpio_seq_timing_for(cfg->vendor ? cfg->vendor->name : "generic");
+        static const struct gpio_timing zero;
         mc.timing = cfg->timing;
-        if (mc.timing.pwrkey_on_ms == 0 && mc.timing.pwrkey_off_ms == 0) {
-            const struct gpio_timing *t =
-                gpio_seq_timing_for(cfg->vendor ? cfg->vendor->name : "generic");
-            if (t)
-                mc.timing = *t;
+        if (d && memcmp(&cfg->timing, &zero, sizeof(zero)) == 0) {
+            mc.timing = *d;
+        } else if (d) {
+            if (!mc.timing.pwrkey_on_ms)
+                mc.timing.pwrkey_on_ms = d->pwrkey_on_ms;
+            if (!mc.timing.pwrkey_off_ms)
+                mc.timing.pwrkey_off_ms = d->pwrkey_off_ms;
+            if (!mc.timing.reset_ms)
+                mc.timing.reset_ms = d->reset_ms;
+            if (!mc.timing.status_on_ms)
+                mc.timing.status_on_ms = d->status_on_ms;
+            if (!mc.timing.status_off_ms)
+                mc.timing.status_off_ms = d->status_off_ms;
         }
     }
     p->m = modem_new(&mc);

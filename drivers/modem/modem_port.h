@@ -39,7 +39,8 @@ struct modem_port_cfg {
     const char *pin;                  /* NULL = none; copied, never logged */
     /* GPIO: either a config to open (lines held until free), or an open
      * handle the caller keeps (e.g. the recording backend); both NULL = no
-     * GPIO. timing 0 = gpio_seq_timing_for(vendor). */
+     * GPIO. Each 0 field of timing takes gpio_seq_timing_for(vendor name,
+     * or "generic" for auto). */
     const struct gpio_cfg *gpio_cfg;
     struct gpio *gpio;                /* not owned */
     struct gpio_timing timing;
