@@ -408,9 +408,11 @@ int modem_port_new(const struct modem_port_cfg *cfg, const struct modem_port_cbs
          * long enough for any of them). */
         const struct gpio_timing *d =
             gpio_seq_timing_for(cfg->vendor ? cfg->vendor->name : "generic");
-        static const struct gpio_timing zero;
+        const struct gpio_timing *t = &cfg->timing;
+        bool unset = !t->pwrkey_on_ms && !t->pwrkey_off_ms && !t->reset_ms &&
+                     !t->status_on_ms && !t->status_off_ms && !t->pwrkey_until_status;
         mc.timing = cfg->timing;
-        if (d && memcmp(&cfg->timing, &zero, sizeof(zero)) == 0) {
+        if (d && unset) {
             mc.timing = *d;
         } else if (d) {
             if (!mc.timing.pwrkey_on_ms)
