@@ -167,7 +167,7 @@ const char *simpool_why_not(const struct simpool_port *pp, int timeout_s, char *
     case MODEM_BUSY:
         return NULL;
     case MODEM_FAILED:
-        if (!modem_answered(m))
+        if (!modem_answered(m) && strncmp(modem_port_reason(pp->p), "no answer", 9) != 0)
             snprintf(buf, size, "no answer (%s)", modem_port_reason(pp->p));
         else
             snprintf(buf, size, "%s", modem_port_reason(pp->p));

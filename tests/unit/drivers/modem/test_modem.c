@@ -561,6 +561,66 @@ static void test_inbound_stored_then_deleted_after_ack(void **state)
     h_free(&h);
 }
 
+static void test_listing_triggers(void **state)
+{
+    (void)state;
+    /* Huawei has sent +CMTI: "SM",-1: no index, so list what is stored;
+     * CMS 322 (memory full) on a send does the same. */
+    static const struct reply t[] = {
+        {"AT+CMGL=4", AT_FINAL_OK, -1, {NULL}, {NULL}, 1, false},
+        {"AT+CMGL=4", AT_FINAL_OK, -1, {"+CMGL: 4,0,,24"}, {DELIVER}, 0, false},
+        {"AT+CMGR=4", AT_FINAL_OK, -1, {"+CMGR: 0,,24"}, {DELIVER}, 0, false},
+        {"AT+CMGS=*", AT_FINAL_CMS_ERROR, 322, {NULL}, {NULL}, 0, true},
+        END,
+    };
+    struct harness h;
+    h_init(&h, modem_vendor_by_name("huawei"), NULL);
+    h.tables[0] = t;
+    h.tables[1] = huawei;
+    h.tables[2] = common;
+    h_start(&h);
+    h_run(&h, 60000, h_is_ready);
+    assert_int_equal(h_count_cmd(&h, "AT+CMGL=4"), 1);
+    h_urc(&h, "+CMTI: \"SM\",-1", NULL);
+    h_run(&h, h.now + 1000, NULL);
+    assert_int_equal(h_count_cmd(&h, "AT+CMGL=4"), 2);
+    assert_int_equal(h.nmsgs, 1);
+    assert_int_equal(h.msgs[0].index, 4);
+    h_submit(&h, 3, 19, "00" PDU);
+    h_run(&h, h.now + 1000, NULL);
+    assert_int_equal(h.nsends, 1);
+    assert_int_equal(h.sends[0].cls, MODEM_ERR_SPECIAL);
+    assert_int_equal(h.sends[0].code, 322);
+    assert_int_equal(h_count_cmd(&h, "AT+CMGL=4"), 3);
+    h_free(&h);
+}
+
+static void test_resync_failed_climbs_to_reopen(void **state)
+{
+    (void)state;
+    /* at_chan's own resync after a timeout found nobody: resync is done,
+     * the ladder goes on with reopening the port. */
+    struct harness h;
+    h_init(&h, modem_vendor_by_name("sim7600"), NULL);
+    h.tables[0] = sim7600;
+    h.tables[1] = common;
+    h_start(&h);
+    h_run(&h, 60000, h_is_ready);
+    struct modem_event ev = {.type = MODEM_EV_RESYNCED, .ok = false};
+    h_step(&h, &ev);
+    assert_int_equal(modem_state(h.m), MODEM_RECOVERING);
+    assert_int_equal(h_find_log(&h, "step=resync", 0), -1);
+    h_run(&h, h.now + 60000, h_recovered);
+    assert_int_equal(modem_state(h.m), MODEM_READY);
+    assert_int_equal(h.reopens, 1);
+    /* a successful resync changes nothing */
+    size_t n = h.nstates;
+    ev.ok = true;
+    h_step(&h, &ev);
+    assert_int_equal(h.nstates, n);
+    h_free(&h);
+}
+
 static void test_signal_polling(void **state)
 {
     (void)state;
@@ -847,6 +907,8 @@ int main(void)
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_inbound_stored_then_deleted_after_ack),
         cmocka_unit_test(test_signal_polling),
+        cmocka_unit_test(test_listing_triggers),
+        cmocka_unit_test(test_resync_failed_climbs_to_reopen),
         cmocka_unit_test(test_recovery_silent_no_gpio),
         cmocka_unit_test(test_recovery_cfun_fixes),
         cmocka_unit_test(test_recovery_gpio_power_cycle),
