@@ -137,6 +137,8 @@ struct modem {
     enum modem_rung rung;           /* next rung to climb */
     enum modem_rung pending_rung;
     bool fail_final;                /* needs a human: no automatic retry */
+    bool boot_pending;              /* reset done, first sync not yet started */
+    bool port_lost;                 /* the port vanished during a power sequence */
     sg_ms ready_since;
     unsigned garbage;
     sg_ms garbage_since;
@@ -933,6 +935,9 @@ static void send_probe(struct modem *m)
  * an OK, for at least MODEM_SYNC_PROBES tries or until `window` passes. */
 static void start_sync(struct modem *m, sg_ms window)
 {
+    if (m->boot_pending && window < (sg_ms)m->v->boot_ms)
+        window = m->v->boot_ms;   /* still booting after a reset: be patient */
+    m->boot_pending = false;
     emit(m, MODEM_ACT_RESYNC);
     m->inflight = CK_NONE;
     m->probes = 0;
@@ -1043,6 +1048,7 @@ static void start_recovery(struct modem *m, const char *why, enum modem_rung min
 static void after_reset(struct modem *m)
 {
     emit(m, MODEM_ACT_RESYNC);
+    m->boot_pending = true;
     m->inflight = CK_NONE;
     m->phase = PH_BOOT;
     m->deadline = m->now + BOOT_SETTLE_MS;
@@ -1071,6 +1077,12 @@ static void power_step(struct modem *m)
             if (m->state == MODEM_POWERING)
                 set_state(m, MODEM_INITIALIZING, "powered on");
             after_reset(m);
+            if (m->port_lost) {
+                /* reopen once it has had time to enumerate again */
+                m->port_lost = false;
+                m->phase = PH_ABSENT;
+                set_state(m, MODEM_ABSENT, "port gone during power cycle");
+            }
             return;
         case GPIO_SEQ_FAILED:
             fail(m, false, "power sequence failed (%s)", strerror(-a.err));
@@ -1406,6 +1418,12 @@ static void on_timer(struct modem *m)
             resubmit(m, CK_ROW);
         break;
     case PH_REG_WAIT:
+        if (m->inflight != CK_NONE) {
+            /* a housekeeping command from before the loss is still out:
+             * one command at a time, ask after it */
+            m->deadline = m->now + MODEM_REG_POLL_MS;
+            break;
+        }
         m->regq = 0;
         reg_poll(m);
         break;
@@ -1439,7 +1457,9 @@ static void on_urc(struct modem *m, const char *line, const char *pdu)
             m->garbage_since = m->now;
             m->garbage = 0;
         }
-        if (++m->garbage >= MODEM_GARBAGE_MAX && m->phase != PH_IDLE && m->phase != PH_FAILED) {
+        /* a modem being powered or booting may babble: not a fault */
+        if (++m->garbage >= MODEM_GARBAGE_MAX && m->phase != PH_IDLE && m->phase != PH_FAILED &&
+            m->phase != PH_POWER && m->phase != PH_BOOT) {
             m->garbage = 0;
             start_recovery(m, "garbage on the line", MODEM_RUNG_RESYNC);
         }
@@ -1472,7 +1492,8 @@ static void on_urc(struct modem *m, const char *line, const char *pdu)
         if (was && !m->id.registered && (m->state == MODEM_READY || m->state == MODEM_BUSY)) {
             logf_(m, MODEM_LOG_WARN, "event=registration-lost stat=%s", at_reg_stat_name(reg.stat));
             lose_registration(m);
-        } else if (!was && m->id.registered && m->phase == PH_REG_WAIT) {
+        } else if (!was && m->id.registered && m->phase == PH_REG_WAIT &&
+                   m->inflight == CK_NONE) {
             m->deadline = SG_MS_NEVER;
             m->regq = 0;
             reg_poll(m);
@@ -1563,6 +1584,14 @@ static void on_port_lost(struct modem *m, const char *why)
 {
     if (m->phase == PH_IDLE)
         return;
+    if (m->phase == PH_POWER) {
+        /* A USB modem's port vanishes when its power goes: that is the
+         * sequence working, not a reason to abandon it half way (a SIM800
+         * left between its off and on pulses stays off). */
+        m->port_lost = true;
+        logf_(m, MODEM_LOG_INFO, "event=port-gone-during-power");
+        return;
+    }
     job_abandon(m, why);
     m->inflight = CK_NONE;
     m->phase = PH_ABSENT;
@@ -1619,7 +1648,8 @@ void modem_step(struct modem *m, const struct modem_event *ev, sg_ms now, struct
         break;
     case MODEM_EV_RESYNCED:
         if (!ev->ok && m->phase != PH_SYNC && m->phase != PH_IDLE && m->phase != PH_FAILED &&
-            m->phase != PH_BACKOFF && m->phase != PH_OPENING && m->phase != PH_ABSENT)
+            m->phase != PH_BACKOFF && m->phase != PH_OPENING && m->phase != PH_ABSENT &&
+            m->phase != PH_POWER && m->phase != PH_BOOT)
             start_recovery(m, "no answer after resync", MODEM_RUNG_REOPEN);
         break;
     case MODEM_EV_URC:

@@ -136,6 +136,12 @@ static const struct reply *h_lookup(struct harness *h, const char *cmd)
 
 static void h_on_at(struct harness *h, const struct modem_action *a)
 {
+    /* The machine never has two commands out: only a reset (RESYNC, OPEN,
+     * REOPEN, CLOSE, which empty the queue here) may abandon one. */
+    for (size_t i = 0; i < h->nq; i++)
+        if (h->q[i].ev.type == MODEM_EV_AT_DONE)
+            fail_msg("'%s' submitted while '%s' is still out", a->u.at.text,
+                     h->cmds[(h->ncmds - 1) % H_MAXLOG]);
     snprintf(h->cmds[h->ncmds % H_MAXLOG], MODEM_CMD_MAX, "%s", a->u.at.text);
     h->cmd_at[h->ncmds % H_MAXLOG] = h->now;
     h->ncmds++;

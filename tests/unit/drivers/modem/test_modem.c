@@ -870,6 +870,135 @@ static void test_unplug_during_send(void **state)
     h_free(&h);
 }
 
+/* ------------------------------------------------------------ random */
+
+static uint32_t rnd_state;
+
+static uint32_t rnd(void)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (rnd_state >> 8) & 0xffffff;
+}
+
+static const struct reply bad_replies[] = {
+    {"", AT_FINAL_TIMEOUT, -1, {NULL}, {NULL}, 0, false},
+    {"", AT_FINAL_TIMEOUT, -1, {NULL}, {NULL}, 0, true},
+    {"", AT_FINAL_ERROR, -1, {NULL}, {NULL}, 0, false},
+    {"", AT_FINAL_CMS_ERROR, 500, {NULL}, {NULL}, 0, true},
+    {"", AT_FINAL_CME_ERROR, 14, {NULL}, {NULL}, 0, false},
+    {"", AT_FINAL_ABORTED, -1, {NULL}, {NULL}, 0, false},
+    {"", AT_FINAL_OK, -1, {"\x01\x02garbage", "+CMGR: 0,,24"}, {NULL, "00"}, 0, false},
+    {"", AT_FINAL_NO_CARRIER, -1, {NULL}, {NULL}, 0, false},
+};
+
+static const char *const random_urcs[] = {
+    "RDY", "+CREG: 2", "+CREG: 1", "+CGREG: 0", "+CEREG: 1", "+CREG: 3", "+CMTI: \"SM\",7",
+    "+CMTI: \"SM\",-1", "+CDSI: \"SR\",2", "\xff\xfe\x01", "+CPIN: NOT READY", "SMS Ready",
+    "^RSSI: 12", "+CMT: ,24", "+CDS: 25", "NORMAL POWER DOWN", "", "+CPIN: NOT INSERTED",
+};
+
+/* Random events against the machine: whatever happens, no action overflow,
+ * never two commands out (the harness checks both), every job answered at
+ * most once, and once the hardware is healthy again it comes back ready. */
+static void test_random_events(void **state)
+{
+    (void)state;
+    const char *const profiles[] = {"sim800", "sim7600", "ec25", "huawei"};
+    const struct reply *const tables[] = {sim800, sim7600, ec25, huawei};
+    unsigned long total_cmds = 0, total_jobs = 0, total_ready = 0;
+    for (uint32_t seed = 1; seed <= 600; seed++) {
+        if (getenv("H_SEED") && (uint32_t)atoi(getenv("H_SEED")) != seed)
+            continue;
+        rnd_state = seed;
+        struct harness h;
+        unsigned pi = seed % 4;
+        h_init(&h, modem_vendor_by_name(profiles[pi]), NULL);
+        if (seed % 3 == 0)
+            h_gpio(&h, seed % 2 == 0);
+        h.tables[0] = tables[pi];
+        h.tables[1] = common;
+        h_start(&h);
+        uint64_t next_id = 1;
+        int done_count[64] = {0};
+        for (int step = 0; step < 250; step++) {
+            uint32_t r = rnd() % 100;
+            if (r < 35) {
+                h_run(&h, h.now + (sg_ms)(rnd() % 8000), NULL);
+            } else if (r < 50) {
+                const char *u = random_urcs[rnd() % (sizeof(random_urcs) / sizeof(random_urcs[0]))];
+                bool body = strncmp(u, "+CMT:", 5) == 0 || strncmp(u, "+CDS:", 5) == 0;
+                h_urc(&h, u, body ? (u[3] == 'S' ? REPORT : DELIVER) : NULL);
+            } else if (r < 62) {
+                if (next_id < 64)
+                    h_submit(&h, next_id++, 19, "00" PDU);
+            } else if (r < 67) {
+                struct modem_event ev = {.type = MODEM_EV_STORED, .index = (int)(rnd() % 10) - 1};
+                h_step(&h, &ev);
+            } else if (r < 74) {
+                switch (rnd() % 3) {
+                case 0:
+                    h.hung = !h.hung;
+                    break;
+                case 1:
+                    h.port_absent = !h.port_absent;
+                    break;
+                default:
+                    if (!h.g)
+                        h.powered = !h.powered;
+                    break;
+                }
+            } else if (r < 78) {
+                h.nq = 0;
+                h_event(&h, MODEM_EV_PORT_GONE);
+            } else if (r < 83) {
+                struct modem_event ev = {.type = MODEM_EV_RESYNCED, .ok = rnd() % 2};
+                h_step(&h, &ev);
+            } else if (r < 93) {
+                for (size_t i = 0; i < h.nq; i++)
+                    if (h.q[i].ev.type == MODEM_EV_AT_DONE) {
+                        h.q[i].r = &bad_replies[rnd() % (sizeof(bad_replies) / sizeof(bad_replies[0]))];
+                        break;
+                    }
+            } else {
+                struct modem_event ev = {.type = MODEM_EV_AT_DONE, .seq = rnd()};
+                struct at_result res = {.final = AT_FINAL_OK};
+                ev.res = &res;
+                h_step(&h, &ev);   /* a stale result: ignored */
+            }
+            for (size_t i = 0; i < h.nsends; i++) {
+                assert_true(h.sends[i].id < 64);
+                done_count[h.sends[i].id]++;
+                assert_true(done_count[h.sends[i].id] == 1);
+            }
+            h.nsends = 0;
+            h.nmsgs = 0;
+        }
+        /* healthy again: it must come back by itself */
+        h.hung = false;
+        h.port_absent = false;
+        if (!h.g)
+            h.powered = true;
+        h_run(&h, h.now + 40 * 60 * 1000, h_is_ready);
+        enum modem_state st = modem_state(h.m);
+        if (st != MODEM_READY) {
+            print_message("seed %u: %s (%s)\n", seed, modem_state_name(st), modem_reason(h.m));
+            assert_int_equal(st, MODEM_FAILED);
+            assert_non_null(strstr(modem_reason(h.m), "SIM"));
+        }
+        for (size_t i = 0; i < h.nsends; i++)
+            done_count[h.sends[i].id]++;
+        for (uint64_t id = 1; id < next_id; id++)
+            assert_int_equal(done_count[id], 1);   /* every job answered exactly once */
+        total_cmds += h.ncmds;
+        total_jobs += next_id - 1;
+        total_ready += st == MODEM_READY;
+        h_free(&h);
+    }
+    print_message("random: %lu commands, %lu jobs, %lu of 600 runs back to ready\n", total_cmds,
+                  total_jobs, total_ready);
+    assert_true(total_ready > 300);
+}
+
 static void test_vendor_identify(void **state)
 {
     (void)state;
@@ -916,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_recovery_status_low),
         cmocka_unit_test(test_reboot_and_garbage),
         cmocka_unit_test(test_unplug_during_send),
+        cmocka_unit_test(test_random_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
