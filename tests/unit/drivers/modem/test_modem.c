@@ -999,35 +999,9 @@ static void test_random_events(void **state)
     assert_true(total_ready > 300);
 }
 
-static void test_vendor_identify(void **state)
-{
-    (void)state;
-    const struct {
-        const char *text, *want;
-    } t[] = {
-        {"SIM800 R14.18", "sim800"},
-        {"Manufacturer: SIMCOM INCORPORATED\nModel: SIMCOM_SIM7600E-H", "sim7600"},
-        {"Quectel\nEC25\nRevision: EC25EFAR06A06M4G", "ec25"},
-        {"Quectel_Ltd\nQuectel_M95\nRevision: M95FAR02A08", "ec25"},
-        {"Manufacturer: huawei\nModel: E173", "huawei"},
-        {"u-blox\nSARA-U201", "generic"},
-    };
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        assert_string_equal(modem_vendor_identify(t[i].text)->name, t[i].want);
-    assert_null(modem_vendor_by_name("auto"));
-    assert_string_equal(modem_vendor_by_name("EG25")->name, "ec25");
-    assert_int_equal(modem_vendor_by_name("sim800")->cmgs_result_ms, 60000);
-    assert_int_equal(modem_vendor_by_name("ec25")->cmgs_result_ms, 120000);
-    assert_int_equal(modem_vendor_cms_class(modem_vendor_by_name("ec25"), 42), MODEM_ERR_RETRY_NOW);
-    assert_int_equal(modem_vendor_cms_class(modem_vendor_by_name("ec25"), 304), MODEM_ERR_PERMANENT);
-    assert_int_equal(modem_vendor_cms_class(modem_vendor_by_name("ec25"), 322), MODEM_ERR_SPECIAL);
-    assert_int_equal(modem_vendor_cms_class(NULL, -1), MODEM_ERR_RETRY_LATER);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vendor_identify),
         cmocka_unit_test(test_bringup_profiles),
         cmocka_unit_test(test_pin_flows),
         cmocka_unit_test(test_cnmi_fallback),
