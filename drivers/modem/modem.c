@@ -26,6 +26,8 @@
 #define ROW_RETRIES_MAX 10      /* "SIM busy" answers to one row */
 #define CMGL_TIMEOUT_MS 30000
 #define CMGR_TIMEOUT_MS 10000
+#define RESYNC_SETTLE_MS 300    /* after ESC CR, before a command that must not
+                                   catch a stray reply */
 
 /* Fixed rows every profile runs first. ATE0's OK is waited for: a booting
  * modem drops early commands (mbed-os PR #11719). ATI names the modem for
@@ -997,10 +999,12 @@ static void do_rung(struct modem *m)
         emit(m, MODEM_ACT_REOPEN);
         return;
     case MODEM_RUNG_CFUN:
-        /* The channel may be half stuck: reset it so CFUN goes out clean. */
+        /* The channel may be half stuck: reset it, and let whatever the
+         * modem says to the ESC CR pass before CFUN goes out, so a stray
+         * ERROR is not taken for CFUN's answer. */
         emit(m, MODEM_ACT_RESYNC);
         m->phase = PH_CFUN;
-        submit(m, CK_CFUN, m->v->reset_cmd, NULL, AT_CMD_NO_RESYNC, CFUN_TIMEOUT_MS);
+        m->deadline = m->now + RESYNC_SETTLE_MS;
         return;
     case MODEM_RUNG_POWER:
         gpio_seq_start(&m->seq_gpio, GPIO_SEQ_POWER_CYCLE, &m->cfg.timing, m->cfg.gpio_wired,
@@ -1429,6 +1433,10 @@ static void on_timer(struct modem *m)
         break;
     case PH_BACKOFF:
         do_rung(m);
+        break;
+    case PH_CFUN:
+        if (m->inflight == CK_NONE)
+            submit(m, CK_CFUN, m->v->reset_cmd, NULL, AT_CMD_NO_RESYNC, CFUN_TIMEOUT_MS);
         break;
     case PH_FAILED:
         if (!m->fail_final) {
