@@ -20,7 +20,6 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-#define PROBE_EXPECT NULL
 #define CFUN_TIMEOUT_MS 15000
 #define BOOT_SETTLE_MS 2000     /* after a reset, before the first probe */
 #define ROW_RETRIES_MAX 10      /* "SIM busy" answers to one row */
@@ -96,10 +95,6 @@ enum cmd_kind {
     CK_CSQ,
     CK_SEND,
     CK_CFUN,
-};
-
-struct readq_item {
-    int index;
 };
 
 struct modem {
@@ -686,6 +681,12 @@ static void sim_need_pin(struct modem *m)
         fail(m, true, "PIN needed (none configured)");
         return;
     }
+    size_t n = strlen(m->pin);
+    if (n < 4 || n > 8 || strspn(m->pin, "0123456789") != n) {
+        /* never paste anything but digits into an AT command */
+        fail(m, true, "PIN needed (the configured one is not 4 to 8 digits)");
+        return;
+    }
     char cmd[MODEM_CMD_MAX];
     snprintf(cmd, sizeof(cmd), "AT+CPIN=\"%s\"", m->pin);
     m->pin_sent = true;
@@ -930,7 +931,7 @@ static void send_probe(struct modem *m)
 {
     m->phase = PH_SYNC;
     m->probes++;
-    submit(m, CK_PROBE, "AT", PROBE_EXPECT, AT_CMD_NO_RESYNC, MODEM_SYNC_TIMEOUT_MS);
+    submit(m, CK_PROBE, "AT", NULL, AT_CMD_NO_RESYNC, MODEM_SYNC_TIMEOUT_MS);
 }
 
 /* ESC CR (leaves any stale '> ' prompt, as gammu does), then AT probes until
