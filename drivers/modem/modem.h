@@ -8,10 +8,13 @@
  * It owns no port, no AT channel, no GPIO and no clock. The owner (see
  * modem_port.h, or a test) feeds it events with the time and carries out the
  * actions it returns, in order: open/reopen/close the port, submit one AT
- * command (never more than one at a time), drive a GPIO line, report a state
+ * command (never a second while one is out, except right after a RESYNC,
+ * REOPEN or CLOSE, which abandon it; a late result of an abandoned command is
+ * recognised by its seq and ignored), drive a GPIO line, report a state
  * change, identity, signal, a send result, an inbound PDU, a status report,
  * or a log line. Deadlines live inside: call modem_step with MODEM_EV_TIMER at
- * or after modem_next_deadline().
+ * or after modem_next_deadline(). Every event carries the current STATUS
+ * level; STATUS low while the modem is up sends it straight to the power key.
  *
  * Bring-up (per vendor profile, modem_vendor.h): ESC CR + AT until OK, ATE0
  * (waited for; re-sent after every reset), AT+CMEE=1, ATI for vendor=auto,
@@ -37,7 +40,11 @@
  * MODEM_TIMEOUTS_MAX consecutive command timeouts, an AT channel resync that
  * found no answer, garbage lines, a ready URC (the modem rebooted by itself:
  * bring-up again without climbing). The ladder restarts from the bottom once
- * the modem has been ready for MODEM_STABLE_MS.
+ * the modem has been ready for MODEM_STABLE_MS (or right away when only the
+ * first sync was needed). After the last rung the state is failed; failures
+ * that need a human (no SIM, PIN needed, wrong PIN, PUK) stay failed, the
+ * others start over after MODEM_FAILED_RETRY_MS. A GPIO sequence is never
+ * abandoned half way (a USB modem's port vanishes while it is off).
  */
 #ifndef SG_MODEM_H
 #define SG_MODEM_H
