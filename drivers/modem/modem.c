@@ -95,7 +95,31 @@ enum cmd_kind {
     CK_CSQ,
     CK_SEND,
     CK_CFUN,
+    CK_CPMS,
 };
+
+/* Message memories by code; a storage token handed to the owner is
+ * code << 16 | index, so "SM" tokens are the plain indices. */
+static const char *const mems[] = {"SM", "SR", "ME", "MT", "BM"};
+#define MEM_SHIFT 16
+
+static int mem_code(const char *mem)
+{
+    for (size_t i = 0; i < sizeof(mems) / sizeof(mems[0]); i++)
+        if (strcmp(mem, mems[i]) == 0)
+            return (int)i;
+    return 0;   /* "" or unknown: the one we set with AT+CPMS */
+}
+
+static int token_mem(int token)
+{
+    return token >> MEM_SHIFT;
+}
+
+static int token_index(int token)
+{
+    return token & ((1 << MEM_SHIFT) - 1);
+}
 
 struct modem {
     struct modem_cfg cfg;
@@ -151,7 +175,9 @@ struct modem {
     bool cnma_pending;
     bool probe_pending;
     bool reg_lost;
-    int cur_index;                  /* CMGR/CMGD in flight */
+    int cur_index;                  /* storage token of the CMGR/CMGD in flight */
+    int mem1;                       /* memory code AT+CMGR/CMGD address now */
+    int mem_target;                 /* memory code of the AT+CPMS in flight */
 
     /* the job slot */
     struct modem_job job;
@@ -897,6 +923,7 @@ static void begin_bringup(struct modem *m)
 {
     m->pin_sent = false;
     m->skip_cmgl = false;
+    m->mem1 = 0;   /* the SMS rows set SM for all three memories */
     m->id.creg = m->id.cgreg = m->id.cereg = -1;
     m->id.registered = false;
     m->timeouts = 0;
@@ -1142,17 +1169,26 @@ static void run_next(struct modem *m)
         submit(m, CK_CNMA, "AT+CNMA", NULL, 0, 5000);
         return;
     }
+    /* Deletes and reads address mem1: switch it when the head item lives
+     * elsewhere (EC25 +CDSI: "SR",n), and back to SM when done. */
+    int want = m->ndel ? token_mem(m->delq[0]) : m->nread ? token_mem(m->readq[0]) : 0;
+    if (want != m->mem1) {
+        m->mem_target = want;
+        snprintf(cmd, sizeof(cmd), "AT+CPMS=\"%s\"", mems[want]);
+        submit(m, CK_CPMS, cmd, "+CPMS:", 0, 5000);
+        return;
+    }
     if (m->ndel > 0) {
         m->cur_index = m->delq[0];
         memmove(m->delq, m->delq + 1, --m->ndel * sizeof(m->delq[0]));
-        snprintf(cmd, sizeof(cmd), "AT+CMGD=%d", m->cur_index);
+        snprintf(cmd, sizeof(cmd), "AT+CMGD=%d", token_index(m->cur_index));
         submit(m, CK_CMGD, cmd, NULL, 0, 5000);
         return;
     }
     if (m->nread > 0) {
         m->cur_index = m->readq[0];
         memmove(m->readq, m->readq + 1, --m->nread * sizeof(m->readq[0]));
-        snprintf(cmd, sizeof(cmd), "AT+CMGR=%d", m->cur_index);
+        snprintf(cmd, sizeof(cmd), "AT+CMGR=%d", token_index(m->cur_index));
         submit(m, CK_CMGR, cmd, "+CMGR:", 0, CMGR_TIMEOUT_MS);
         return;
     }
@@ -1192,6 +1228,25 @@ static void queue_delete(struct modem *m, int index)
         return;
     }
     m->delq[m->ndel++] = index;
+}
+
+/* The modem refused to switch to a memory: forget what lives there rather
+ * than ask again and again (logged; it is re-listed after a restart). */
+static void drop_mem(struct modem *m, int code)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < m->nread; i++)
+        if (token_mem(m->readq[i]) != code)
+            m->readq[j++] = m->readq[i];
+    m->nread = j;
+    j = 0;
+    for (size_t i = 0; i < m->ndel; i++)
+        if (token_mem(m->delq[i]) != code)
+            m->delq[j++] = m->delq[i];
+    m->ndel = j;
+    logf_(m, MODEM_LOG_WARN, "event=memory-refused mem=%s", mems[code]);
+    if (code == 0)
+        m->mem1 = 0;   /* cannot get back to SM: assume it is where we are */
 }
 
 static void send_result(struct modem *m, const struct at_result *res)
@@ -1266,8 +1321,8 @@ static void cmgl_result(struct modem *m, const struct at_result *res)
     for (size_t i = 0; i < res->nlines; i++) {
         struct at_cmgl h;
         if (at_parse_cmgl_header(res->lines[i], &h) == 0 && (h.stat == 0 || h.stat == 1) &&
-            h.index >= 0)
-            queue_read(m, h.index);
+            h.index >= 0 && h.index < (1 << MEM_SHIFT))
+            queue_read(m, m->mem1 << MEM_SHIFT | h.index);
     }
     if (m->nread)
         logf_(m, MODEM_LOG_INFO, "event=stored-messages count=%zu", m->nread);
@@ -1311,6 +1366,12 @@ static void ready_result(struct modem *m, enum cmd_kind k, const struct at_resul
     case CK_CSQ:
         if (res->final == AT_FINAL_OK)
             handle_csq(m, first_line(res));
+        break;
+    case CK_CPMS:
+        if (res->final == AT_FINAL_OK)
+            m->mem1 = m->mem_target;
+        else
+            drop_mem(m, m->mem_target);
         break;
     default:
         break;
@@ -1510,10 +1571,10 @@ static void on_urc(struct modem *m, const char *line, const char *pdu)
         return;
     }
     if (at_parse_cmti(line, &mi) == 0 || at_parse_cdsi(line, &mi) == 0) {
-        if (mi.index < 0)
+        if (mi.index < 0 || mi.index >= (1 << MEM_SHIFT))
             m->rescan = true;   /* Huawei: +CMTI: "SM",-1 */
         else
-            queue_read(m, mi.index);
+            queue_read(m, mem_code(mi.mem) << MEM_SHIFT | mi.index);
         if (m->phase == PH_READY)
             run_next(m);
         return;

@@ -28,11 +28,13 @@
  * more kind using the same slot, the busy state and the recovery rules.
  *
  * Inbound: every stored message (+CMTI, +CDSI, start-up listing) is read
- * with AT+CMGR and handed up with its storage index; it is deleted with
- * AT+CMGD only after the owner calls modem_ack_stored(index) (so a crash
- * between "read" and "committed" re-delivers rather than loses). Direct
- * +CMT/+CDS come with index -1 (and +CNMA on the ack when the profile uses
- * +CSMS=1).
+ * with AT+CMGR and handed up with a storage token; it is deleted with
+ * AT+CMGD only after the owner sends MODEM_EV_STORED with that token (so a
+ * crash between "read" and "committed" re-delivers rather than loses). The
+ * token is the index for "SM" and memory << 16 | index for other memories
+ * ("SR" on an EC25 with +CDSI), which are reached by switching AT+CPMS
+ * mem1 there and back. Direct +CMT/+CDS come with -1 (and +CNMA on the
+ * ack when the profile uses +CSMS=1).
  *
  * Recovery ladder (one rung per round, back-off between rounds, each rung an
  * action plus a log line): resync (ESC CR AT) -> reopen the port ->
@@ -188,7 +190,7 @@ struct modem_event {
     const char *pdu;                  /* URC body (+CMT/+CDS) or NULL; borrowed */
     bool ok;                          /* RESYNCED */
     const struct modem_job *job;      /* JOB; copied */
-    int index;                        /* STORED */
+    int index;                        /* STORED: the token from the action */
 };
 
 enum modem_act_type {
@@ -230,7 +232,7 @@ struct modem_action {
         } state;
         struct modem_send_result send;
         struct {
-            int index;                 /* storage index, -1 for +CMT/+CDS */
+            int index;                 /* storage token (see above), -1 for +CMT/+CDS */
             int tpdu_len;              /* from the header, -1 unknown */
             char pdu[MODEM_PDU_HEX_MAX];
         } msg;

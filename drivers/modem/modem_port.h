@@ -57,9 +57,10 @@ struct modem_port_cbs {
                   const char *reason);
     void (*identity)(void *ud, struct modem_port *p, const struct modem_identity *id);
     void (*signal)(void *ud, struct modem_port *p, int dbm, const char *band);
-    /* An SMS-DELIVER. index >= 0: stored at that index; call
+    /* An SMS-DELIVER. index >= 0: stored (an opaque token: the SIM index
+     * for "SM", memory << 16 | index elsewhere); call
      * modem_port_ack_stored(index) once it is committed, then it is deleted
-     * from the SIM. index -1: delivered directly (+CMT). */
+     * from the modem. index -1: delivered directly (+CMT). */
     void (*inbound)(void *ud, struct modem_port *p, int index, const char *pdu_hex, int tpdu_len);
     /* An SMS-STATUS-REPORT; same index rule. */
     void (*report)(void *ud, struct modem_port *p, int index, const char *pdu_hex, int tpdu_len);
@@ -102,7 +103,8 @@ void modem_port_tick(struct modem_port *p, sg_ms now);
 int modem_port_send_pdu(struct modem_port *p, uint64_t id, int tpdu_len, const char *hex,
                         modem_port_send_cb done, void *ud, sg_ms now);
 
-/* The inbound message at `index` is committed: delete it from the modem. */
+/* The inbound message with token `index` is committed: delete it from the
+ * modem. */
 void modem_port_ack_stored(struct modem_port *p, int index, sg_ms now);
 
 enum modem_state modem_port_state(const struct modem_port *p);

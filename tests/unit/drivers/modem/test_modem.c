@@ -625,6 +625,51 @@ static void test_resync_failed_climbs_to_reopen(void **state)
     h_free(&h);
 }
 
+static void test_report_in_sr_memory(void **state)
+{
+    (void)state;
+    /* EC25 with ds=2 keeps reports in "SR": switch mem1 there to read and
+     * delete, and back to SM afterwards. */
+    static const struct reply t[] = {
+        OKR("AT+CPMS=\"SR\"", "+CPMS: 1,20,0,30,0,30"),
+        OKR("AT+CPMS=\"SM\"", "+CPMS: 0,30,0,30,0,30"),
+        {"AT+CMGR=2", AT_FINAL_OK, -1, {"+CMGR: 0,,25"}, {REPORT}, 0, false},
+        OK0("AT+CMGD=2"),
+        END,
+    };
+    struct harness h;
+    h_init(&h, modem_vendor_by_name("ec25"), NULL);
+    h.tables[0] = t;
+    h.tables[1] = ec25;
+    h.tables[2] = common;
+    h_start(&h);
+    h_run(&h, 60000, h_is_ready);
+    size_t n0 = h.ncmds;
+    h_urc(&h, "+CDSI: \"SR\",2", NULL);
+    h_run(&h, h.now + 1000, NULL);
+    assert_string_equal(h.cmds[n0], "AT+CPMS=\"SR\"");
+    assert_string_equal(h.cmds[n0 + 1], "AT+CMGR=2");
+    assert_string_equal(h.cmds[n0 + 2], "AT+CPMS=\"SM\"");
+    assert_int_equal(h.ncmds, n0 + 3);
+    assert_int_equal(h.nmsgs, 1);
+    assert_int_equal(h.msgs[0].type, MODEM_ACT_REPORT);
+    int token = h.msgs[0].index;
+    assert_true(token >= 0 && token != 2);   /* not to be confused with SM 2 */
+    struct modem_event ack = {.type = MODEM_EV_STORED, .index = token};
+    h_step(&h, &ack);
+    h_run(&h, h.now + 1000, NULL);
+    assert_string_equal(h.cmds[n0 + 3], "AT+CPMS=\"SR\"");
+    assert_string_equal(h.cmds[n0 + 4], "AT+CMGD=2");
+    assert_string_equal(h.cmds[n0 + 5], "AT+CPMS=\"SM\"");
+    assert_int_equal(h.ncmds, n0 + 6);
+    /* a memory the modem refuses: dropped, not asked for again and again */
+    h_urc(&h, "+CMTI: \"BM\",1", NULL);
+    h_run(&h, h.now + 60000, NULL);
+    assert_int_equal(h_count_cmd(&h, "AT+CPMS=\"BM\""), 1);
+    assert_int_equal(h_count_cmd(&h, "AT+CMGR=1"), 0);
+    h_free(&h);
+}
+
 static void test_signal_polling(void **state)
 {
     (void)state;
@@ -1015,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_inbound_stored_then_deleted_after_ack),
         cmocka_unit_test(test_signal_polling),
         cmocka_unit_test(test_listing_triggers),
+        cmocka_unit_test(test_report_in_sr_memory),
         cmocka_unit_test(test_resync_failed_climbs_to_reopen),
         cmocka_unit_test(test_recovery_silent_no_gpio),
         cmocka_unit_test(test_recovery_cfun_fixes),
