@@ -178,6 +178,7 @@ struct modem {
     int cur_index;                  /* storage token of the CMGR/CMGD in flight */
     int mem1;                       /* memory code AT+CMGR/CMGD address now */
     int mem_target;                 /* memory code of the AT+CPMS in flight */
+    sg_ms cmd_deadline;             /* watchdog of the command in flight */
 
     /* the job slot */
     struct modem_job job;
@@ -247,6 +248,18 @@ static void set_state(struct modem *m, enum modem_state to, const char *fmt, ...
         m->ready_since = m->now;
 }
 
+/* The channel always answers (a result, a timeout or an abort); this only
+ * guards against an answer lost in the glue, which would stall the modem. */
+static void arm_watchdog(struct modem *m, const struct modem_action *a)
+{
+    sg_ms t = a->u.at.timeout_ms ? a->u.at.timeout_ms : AT_CHAN_DEFAULT_TIMEOUT_MS;
+    if (a->u.at.payload)
+        t += a->u.at.prompt_timeout_ms ? a->u.at.prompt_timeout_ms
+                                       : AT_CHAN_DEFAULT_PROMPT_TIMEOUT_MS;
+    /* the channel may resync (ESC, up to 5 probes) before it sends */
+    m->cmd_deadline = m->now + t + MODEM_WATCHDOG_GRACE_MS;
+}
+
 static void submit(struct modem *m, enum cmd_kind kind, const char *text, const char *expect,
                    unsigned flags, sg_ms timeout_ms)
 {
@@ -258,6 +271,7 @@ static void submit(struct modem *m, enum cmd_kind kind, const char *text, const 
     a->seq = ++m->seq;
     m->inflight = kind;
     m->last_at = *a;
+    arm_watchdog(m, a);
 }
 
 static void resubmit(struct modem *m, enum cmd_kind kind)
@@ -267,6 +281,7 @@ static void resubmit(struct modem *m, enum cmd_kind kind)
     a->seq = ++m->seq;
     m->last_at.seq = a->seq;
     m->inflight = kind;
+    arm_watchdog(m, a);
 }
 
 static void submit_row(struct modem *m, const struct modem_row *r)
@@ -1143,6 +1158,7 @@ static void start_job(struct modem *m)
     a->seq = ++m->seq;
     m->inflight = CK_SEND;
     m->last_at = *a;
+    arm_watchdog(m, a);
     m->job_started = true;
     logf_(m, MODEM_LOG_DEBUG, "event=send job=%llu tpdu_len=%d", (unsigned long long)m->job.id,
           m->job.tpdu_len);
@@ -1460,8 +1476,18 @@ static void on_at_done(struct modem *m, const struct modem_event *ev)
     }
 }
 
+static void on_at_done(struct modem *m, const struct modem_event *ev);
+
 static void on_timer(struct modem *m)
 {
+    if (m->inflight != CK_NONE && m->now >= m->cmd_deadline) {
+        /* Treat it as a timeout after the payload: for a send, "unknown". */
+        logf_(m, MODEM_LOG_ERR, "event=watchdog cmd=\"%s\"", m->last_at.u.at.text);
+        struct at_result res = {.final = AT_FINAL_TIMEOUT, .code = -1, .payload_written = true};
+        struct modem_event ev = {.type = MODEM_EV_AT_DONE, .res = &res, .seq = m->seq};
+        on_at_done(m, &ev);
+        return;
+    }
     if (m->deadline > m->now)
         goto housekeeping;
     m->deadline = SG_MS_NEVER;
@@ -1781,6 +1807,8 @@ void modem_free(struct modem *m)
 sg_ms modem_next_deadline(const struct modem *m)
 {
     sg_ms d = m->deadline;
+    if (m->inflight != CK_NONE && m->cmd_deadline < d)
+        d = m->cmd_deadline;
     if (m->phase == PH_READY && m->inflight == CK_NONE && m->cfg.csq_interval_ms > 0 &&
         m->csq_due < d)
         d = m->csq_due;

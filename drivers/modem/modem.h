@@ -76,6 +76,7 @@
 #define MODEM_CSQ_INTERVAL_MS 60000
 #define MODEM_DEFAULT_REG_TIMEOUT_MS 120000
 #define MODEM_DEFAULT_SIM_TIMEOUT_MS 30000
+#define MODEM_WATCHDOG_GRACE_MS 15000   /* past a command's own timeouts */
 
 /* Back-off before each rung, ms. */
 #define MODEM_BACKOFF_RESYNC_MS 0

@@ -20,7 +20,7 @@
 #include "drivers/at/at_chan.h"
 #include "drivers/serial/serial.h"
 
-#define PORT_EVQ_MAX 16
+#define PORT_EVQ_MAX 32
 #define PORT_READ_CHUNK 1024
 #define PORT_READS_PER_CALL 16   /* bound the time spent per readable event */
 
@@ -137,7 +137,16 @@ static void post(struct modem_port *p, const struct modem_event *ev)
 {
     if (p->in_step) {
         if (p->qn >= PORT_EVQ_MAX) {
+            /* Never seen (a step makes a handful at most); a lost AT result
+             * is caught by the machine's watchdog, a lost job is answered. */
             plog(p, MODEM_LOG_ERR, "event=evq-full type=%d", (int)ev->type);
+            if (ev->type == MODEM_EV_JOB && ev->job && p->send_cb) {
+                struct modem_send_result r = {.id = ev->job->id, .cls = MODEM_ERR_RETRY_NOW,
+                                              .code = -1, .why = "port busy"};
+                modem_port_send_cb cb = p->send_cb;
+                p->send_cb = NULL;
+                cb(p->send_ud, p, &r);
+            }
             return;
         }
         struct queued_ev *e = &p->q[p->qn++];

@@ -670,6 +670,32 @@ static void test_report_in_sr_memory(void **state)
     h_free(&h);
 }
 
+static void test_watchdog_lost_result(void **state)
+{
+    (void)state;
+    /* The glue loses a send's result (a bug elsewhere): the machine does not
+     * stall; after the command's own timeouts plus grace the send is
+     * "unknown" and the modem carries on. */
+    struct harness h;
+    h_init(&h, modem_vendor_by_name("sim800"), NULL);
+    h.tables[0] = sim800;
+    h.tables[1] = common;
+    h_start(&h);
+    h_run(&h, 60000, h_is_ready);
+    sg_ms t0 = h.now;
+    h_submit(&h, 11, 19, "00" PDU);
+    h.nq = 0;   /* the answer vanishes */
+    h_run(&h, h.now + 200000, NULL);
+    assert_int_equal(h.nsends, 1);
+    assert_int_equal(h.sends[0].cls, MODEM_ERR_UNKNOWN);
+    assert_true(h_find_log(&h, "event=watchdog", 0) >= 0);
+    const struct modem_vendor *v = modem_vendor_by_name("sim800");
+    assert_int_equal(h.log_at[h_find_log(&h, "event=watchdog", 0)] - t0,
+                     v->cmgs_prompt_ms + v->cmgs_result_ms + MODEM_WATCHDOG_GRACE_MS);
+    assert_int_equal(modem_state(h.m), MODEM_READY);
+    h_free(&h);
+}
+
 static void test_signal_polling(void **state)
 {
     (void)state;
@@ -1063,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_inbound_stored_then_deleted_after_ack),
         cmocka_unit_test(test_signal_polling),
         cmocka_unit_test(test_listing_triggers),
+        cmocka_unit_test(test_watchdog_lost_result),
         cmocka_unit_test(test_report_in_sr_memory),
         cmocka_unit_test(test_resync_failed_climbs_to_reopen),
         cmocka_unit_test(test_recovery_silent_no_gpio),
