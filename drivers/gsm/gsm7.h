@@ -20,9 +20,9 @@
 
 /* Language identifiers as coded in the UDH IEs 0x24/0x25 (TS 23.038 §6.2.1). */
 enum gsm7_lang {
-    GSM7_LANG_NONE = 0,        /* the default alphabet / default extension table */
+    GSM7_LANG_NONE = 0, /* the default alphabet / default extension table */
     GSM7_LANG_TURKISH = 1,
-    GSM7_LANG_SPANISH = 2,     /* single shift only: no locking table exists */
+    GSM7_LANG_SPANISH = 2, /* single shift only: no locking table exists */
     GSM7_LANG_PORTUGUESE = 3,
 };
 

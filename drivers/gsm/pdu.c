@@ -10,16 +10,16 @@
 
 #include "drivers/gsm/ucs2.h"
 
-#define FO_MTI_MASK 0x03
-#define FO_MMS_RD 0x04  /* DELIVER/STATUS-REPORT: MMS; SUBMIT: RD */
-#define FO_VPF_MASK 0x18
+#define FO_MTI_MASK     0x03
+#define FO_MMS_RD       0x04 /* DELIVER/STATUS-REPORT: MMS; SUBMIT: RD */
+#define FO_VPF_MASK     0x18
 #define FO_VPF_RELATIVE 0x10
-#define FO_SRR 0x20     /* SUBMIT: SRR; DELIVER: SRI; STATUS-REPORT: SRQ */
-#define FO_UDHI 0x40
+#define FO_SRR          0x20 /* SUBMIT: SRR; DELIVER: SRI; STATUS-REPORT: SRQ */
+#define FO_UDHI         0x40
 
-#define IEI_CONCAT8 0x00
-#define IEI_CONCAT16 0x08
-#define IEI_SINGLE_SHIFT 0x24
+#define IEI_CONCAT8       0x00
+#define IEI_CONCAT16      0x08
+#define IEI_SINGLE_SHIFT  0x24
 #define IEI_LOCKING_SHIFT 0x25
 
 /* ------------------------------------------------------------ small helpers */
@@ -27,9 +27,12 @@
 const char *pdu_type_name(enum pdu_type t)
 {
     switch (t) {
-    case PDU_DELIVER: return "deliver";
-    case PDU_SUBMIT: return "submit";
-    case PDU_STATUS_REPORT: return "status-report";
+    case PDU_DELIVER:
+        return "deliver";
+    case PDU_SUBMIT:
+        return "submit";
+    case PDU_STATUS_REPORT:
+        return "status-report";
     }
     return "unknown";
 }
@@ -41,20 +44,28 @@ enum pdu_st_class pdu_st_classify(uint8_t st)
     if (st & 0x80)
         return PDU_ST_PERMANENT;
     switch (st & 0x60) {
-    case 0x00: return PDU_ST_DELIVERED;
-    case 0x20: return PDU_ST_TEMPORARY;
-    case 0x40: return PDU_ST_PERMANENT;
-    default: return PDU_ST_STOPPED;
+    case 0x00:
+        return PDU_ST_DELIVERED;
+    case 0x20:
+        return PDU_ST_TEMPORARY;
+    case 0x40:
+        return PDU_ST_PERMANENT;
+    default:
+        return PDU_ST_STOPPED;
     }
 }
 
 const char *pdu_st_class_name(enum pdu_st_class c)
 {
     switch (c) {
-    case PDU_ST_DELIVERED: return "delivered";
-    case PDU_ST_TEMPORARY: return "temporary";
-    case PDU_ST_PERMANENT: return "permanent";
-    case PDU_ST_STOPPED: return "stopped";
+    case PDU_ST_DELIVERED:
+        return "delivered";
+    case PDU_ST_TEMPORARY:
+        return "temporary";
+    case PDU_ST_PERMANENT:
+        return "permanent";
+    case PDU_ST_STOPPED:
+        return "stopped";
     }
     return "unknown";
 }
@@ -185,9 +196,9 @@ int pdu_time_iso8601(const struct pdu_time *t, char *buf, size_t n)
     if (t->year > 99 || t->month < 1 || t->month > 12 || t->day < 1 || t->day > 31 ||
         t->hour > 23 || t->minute > 59 || t->second > 59 || tz > 79 || n < 26)
         return -ERANGE;
-    return snprintf(buf, n, "20%02u-%02u-%02uT%02u:%02u:%02u%c%02d:%02d", t->year, t->month,
-                    t->day, t->hour, t->minute, t->second, t->tz_quarters < 0 ? '-' : '+',
-                    tz / 4, tz % 4 * 15);
+    return snprintf(buf, n, "20%02u-%02u-%02uT%02u:%02u:%02u%c%02d:%02d", t->year, t->month, t->day,
+                    t->hour, t->minute, t->second, t->tz_quarters < 0 ? '-' : '+', tz / 4,
+                    tz % 4 * 15);
 }
 
 static uint8_t bcd_swapped(unsigned v)
@@ -315,14 +326,15 @@ static int put_alnum(struct wbuf *w, const char *s, struct sg_err *err)
         int k;
 
         if (cp < 0)
-            return sg_errf(err, -EILSEQ, "pdu: originator: invalid UTF-8 at byte offset %zu",
-                           off);
+            return sg_errf(err, -EILSEQ, "pdu: originator: invalid UTF-8 at byte offset %zu", off);
         k = gsm7_encode_char((uint32_t)cp, GSM7_LANG_NONE, GSM7_LANG_NONE, e);
         if (k <= 0)
             return sg_errf(err, -EINVAL, "pdu: originator \"%s\" is not GSM-7", s);
         if (n + (size_t)k > 11)
-            return sg_errf(err, -ERANGE, "pdu: alphanumeric originator \"%s\" longer than 11 "
-                           "septets", s);
+            return sg_errf(err, -ERANGE,
+                           "pdu: alphanumeric originator \"%s\" longer than 11 "
+                           "septets",
+                           s);
         for (int i = 0; i < k; i++)
             sept[n++] = e[i];
     }
@@ -377,8 +389,8 @@ static size_t build_udh(const struct udh_spec *u, uint8_t out[16])
     size_t n = 1;
 
     if (u->concat && u->ref16) {
-        const uint8_t ie[] = {IEI_CONCAT16, 4, (uint8_t)(u->ref >> 8), (uint8_t)u->ref,
-                              u->total, u->seq};
+        const uint8_t ie[] = {IEI_CONCAT16,    4,        (uint8_t)(u->ref >> 8),
+                              (uint8_t)u->ref, u->total, u->seq};
         memcpy(out + n, ie, sizeof(ie));
         n += sizeof(ie);
     } else if (u->concat) {
@@ -459,7 +471,7 @@ struct encode_job {
     uint8_t fo, pid;
     bool flash, is_submit;
     uint8_t mr;
-    int vp;           /* -1: none */
+    int vp; /* -1: none */
     const struct pdu_time *scts;
     uint16_t ref;
 };
@@ -482,8 +494,11 @@ static int encode_parts(const struct encode_job *j, const char *utf8, size_t len
         struct smsenc_part part;
         struct wbuf w = {.n = 0};
         struct udh_spec u = {
-            .concat = plan.parts > 1, .ref16 = to->ref16, .ref = j->ref,
-            .total = (uint8_t)plan.parts, .seq = (uint8_t)(i + 1),
+            .concat = plan.parts > 1,
+            .ref16 = to->ref16,
+            .ref = j->ref,
+            .total = (uint8_t)plan.parts,
+            .seq = (uint8_t)(i + 1),
             .single = plan.enc.alphabet == SMSENC_GSM7 ? plan.enc.single : 0,
             .locking = plan.enc.alphabet == SMSENC_GSM7 ? plan.enc.locking : 0,
         };
@@ -503,8 +518,8 @@ static int encode_parts(const struct encode_job *j, const char *utf8, size_t len
         put(&w, j->fo);
         if (j->is_submit)
             put(&w, j->mr);
-        rc = put_address(&w, j->addr, j->alnum_ok, j->is_submit ? "destination" : "originator",
-                         err);
+        rc =
+            put_address(&w, j->addr, j->alnum_ok, j->is_submit ? "destination" : "originator", err);
         if (rc < 0)
             return rc;
         put(&w, j->pid);
@@ -527,13 +542,20 @@ static int encode_parts(const struct encode_job *j, const char *utf8, size_t len
     return (int)plan.parts;
 }
 
-int pdu_encode_submit(const char *to, const char *utf8, size_t len,
-                      const struct pdu_submit_opts *o, struct pdu_part *parts, size_t cap,
-                      struct smsenc_plan *plan, struct sg_err *err)
+int pdu_encode_submit(const char *to, const char *utf8, size_t len, const struct pdu_submit_opts *o,
+                      struct pdu_part *parts, size_t cap, struct smsenc_plan *plan,
+                      struct sg_err *err)
 {
     struct encode_job j = {
-        .smsc = o->smsc, .addr = to, .alnum_ok = false, .pid = o->pid, .flash = o->flash,
-        .is_submit = true, .mr = o->mr, .vp = -1, .ref = o->ref,
+        .smsc = o->smsc,
+        .addr = to,
+        .alnum_ok = false,
+        .pid = o->pid,
+        .flash = o->flash,
+        .is_submit = true,
+        .mr = o->mr,
+        .vp = -1,
+        .ref = o->ref,
     };
     const char *d = NULL;
     size_t n = 0;
@@ -548,8 +570,8 @@ int pdu_encode_submit(const char *to, const char *utf8, size_t len,
     return encode_parts(&j, utf8, len, &o->text, parts, cap, plan, err);
 }
 
-int pdu_count(const char *utf8, size_t len, const struct smsenc_opts *o,
-              struct smsenc_plan *plan, struct sg_err *err)
+int pdu_count(const char *utf8, size_t len, const struct smsenc_opts *o, struct smsenc_plan *plan,
+              struct sg_err *err)
 {
     return smsenc_plan_text(utf8, len, o, plan, err);
 }
@@ -559,8 +581,15 @@ int pdu_encode_deliver(const char *utf8, size_t len, const struct pdu_deliver_op
                        struct sg_err *err)
 {
     struct encode_job j = {
-        .smsc = o->smsc, .addr = o->originator, .alnum_ok = true, .pid = o->pid,
-        .flash = o->flash, .is_submit = false, .vp = -1, .scts = &o->scts, .ref = o->ref,
+        .smsc = o->smsc,
+        .addr = o->originator,
+        .alnum_ok = true,
+        .pid = o->pid,
+        .flash = o->flash,
+        .is_submit = false,
+        .vp = -1,
+        .scts = &o->scts,
+        .ref = o->ref,
     };
 
     j.fo = (uint8_t)(0x00 | (o->more ? 0 : FO_MMS_RD) | (o->sri ? FO_SRR : 0));
@@ -621,7 +650,7 @@ static const uint8_t *get_n(struct rd *r, size_t n)
     return p;
 }
 
-#define TRUNC(r, err, what) \
+#define TRUNC(r, err, what)                                                                        \
     sg_errf(err, -EINVAL, "pdu: truncated at octet %zu reading %s", (r)->i, what)
 
 /* Appends cp as UTF-8 to a NUL-terminated buffer of cap bytes; drops what does not fit. */
@@ -762,8 +791,8 @@ static int parse_udh(const uint8_t *h, size_t hl, struct pdu_udh *u, struct sg_e
             return sg_errf(err, -EINVAL, "pdu: UDH IE 0x%02X has no length", iei);
         l = h[i + 1];
         if (i + 2 + l > hl)
-            return sg_errf(err, -EINVAL, "pdu: UDH IE 0x%02X length %u runs past the header",
-                           iei, l);
+            return sg_errf(err, -EINVAL, "pdu: UDH IE 0x%02X length %u runs past the header", iei,
+                           l);
         const uint8_t *v = h + i + 2;
         /* TS 23.040 §9.2.3.24.1: a concat IE with total or seq 0, or seq
          * past total, is ignored as a whole. A repeated IE: the last wins. */
@@ -810,8 +839,8 @@ static int get_user_data(struct rd *r, struct pdu_decoded *d, struct sg_err *err
         octets = udl;
     }
     if (!(ud = get_n(r, octets)))
-        return sg_errf(err, -EINVAL, "pdu: UDL %u needs %zu octets of user data, %zu present",
-                       udl, octets, r->n - r->i);
+        return sg_errf(err, -EINVAL, "pdu: UDL %u needs %zu octets of user data, %zu present", udl,
+                       octets, r->n - r->i);
     if (d->udhi && octets > 0) {
         h = (size_t)ud[0] + 1;
         if (h > octets)
@@ -836,8 +865,8 @@ static int get_user_data(struct rd *r, struct pdu_decoded *d, struct sg_err *err
         d->enc.locking = d->udh.locking_shift;
         if (gsm7_unpack(ud, octets, (unsigned)(hsept * 7), ns, sept) < 0)
             return sg_errf(err, -EINVAL, "pdu: user data shorter than UDL");
-        d->text_len = septets_to_utf8(sept, ns, d->enc.locking, d->enc.single, d->text,
-                                      sizeof(d->text));
+        d->text_len =
+            septets_to_utf8(sept, ns, d->enc.locking, d->enc.single, d->text, sizeof(d->text));
     } else if (d->enc.alphabet == SMSENC_UCS2) {
         long n = ucs2_utf16be_to_utf8(ud + h, (octets - h) / 2, d->text, sizeof(d->text) - 1);
 
@@ -964,8 +993,7 @@ static int decode_tpdu(struct rd *r, enum pdu_direction dir, struct pdu_decoded 
         return decode_status_report(r, d, err);
     if (dir == PDU_DIR_OUT && mti == 1)
         return decode_submit(r, d, err);
-    static const char *const in_names[] = {"DELIVER", "SUBMIT-REPORT", "STATUS-REPORT",
-                                           "reserved"};
+    static const char *const in_names[] = {"DELIVER", "SUBMIT-REPORT", "STATUS-REPORT", "reserved"};
     static const char *const out_names[] = {"DELIVER-REPORT", "SUBMIT", "COMMAND", "reserved"};
     return sg_errf(err, -EINVAL, "pdu: MTI %u (%s) is not supported for direction %s", mti,
                    dir == PDU_DIR_IN ? in_names[mti] : out_names[mti],
@@ -1012,12 +1040,13 @@ int pdu_decode(const uint8_t *buf, size_t len, enum pdu_direction dir, int tpdu_
                            tpdu_len, len);
         size_t smsc = len - (size_t)tpdu_len;
         if (smsc > 0 && (size_t)buf[0] + 1 != smsc)
-            return sg_errf(err, -EINVAL, "pdu: %zu octets before the TPDU but SMSC length "
-                           "octet says %u", smsc, buf[0]);
+            return sg_errf(err, -EINVAL,
+                           "pdu: %zu octets before the TPDU but SMSC length "
+                           "octet says %u",
+                           smsc, buf[0]);
         rc = decode_framed(buf, len, smsc > 0, dir, out, &used, err);
         if (rc == 0 && used != len)
-            return sg_errf(err, -EINVAL, "pdu: %zu octets after the end of the TPDU",
-                           len - used);
+            return sg_errf(err, -EINVAL, "pdu: %zu octets after the end of the TPDU", len - used);
         return rc;
     }
     /* Length unknown: prefer the reading that uses every octet, SMSC field

@@ -14,8 +14,8 @@
 #include "drivers/gsm/gsm7.h"
 #include "drivers/gsm/ucs2.h"
 
-#define ATOM_MAX 8         /* 3 replacement chars x 2 septets, rounded up */
-#define MEASURE_CAP 0xFFFFFFFFu
+#define ATOM_MAX      8 /* 3 replacement chars x 2 septets, rounded up */
+#define MEASURE_CAP   0xFFFFFFFFu
 #define NOT_ENCODABLE (-ENOENT)
 
 const char *smsenc_name(const struct smsenc_encoding *e)
@@ -25,10 +25,14 @@ const char *smsenc_name(const struct smsenc_encoding *e)
     if (e->alphabet == SMSENC_8BIT)
         return "8bit";
     switch (e->locking ? e->locking : e->single) {
-    case GSM7_LANG_TURKISH: return "gsm7-tr";
-    case GSM7_LANG_SPANISH: return "gsm7-es";
-    case GSM7_LANG_PORTUGUESE: return "gsm7-pt";
-    default: return "gsm7";
+    case GSM7_LANG_TURKISH:
+        return "gsm7-tr";
+    case GSM7_LANG_SPANISH:
+        return "gsm7-es";
+    case GSM7_LANG_PORTUGUESE:
+        return "gsm7-pt";
+    default:
+        return "gsm7";
     }
 }
 
@@ -39,16 +43,18 @@ struct translit {
     const char *to;
 };
 
-/* Sorted by code point (bsearch-free: the table is short, scanned linearly). */
+/* Sorted by code point; scanned linearly (short, and only reached for
+ * characters no GSM-7 table has). */
+/* clang-format off */
 static const struct translit translit_table[] = {
     {0x00A0, " "},   /* no-break space */
     {0x00A9, "(c)"}, /* copyright */
-    {0x00AB, "<<"},  /* « */
+    {0x00AB, "<<"},  /* left guillemet */
     {0x00AD, ""},    /* soft hyphen */
     {0x00AE, "(R)"}, /* registered */
     {0x00B4, "'"},   /* acute accent */
     {0x00B7, "."},   /* middle dot */
-    {0x00BB, ">>"},  /* » */
+    {0x00BB, ">>"},  /* right guillemet */
     {0x02BC, "'"},   /* modifier letter apostrophe */
     {0x02C6, "^"},   /* modifier circumflex */
     {0x02DC, "~"},   /* small tilde */
@@ -70,8 +76,8 @@ static const struct translit translit_table[] = {
     {0x202F, " "},   /* narrow no-break space */
     {0x2032, "'"},   /* prime */
     {0x2033, "\""},  /* double prime */
-    {0x2039, "<"},   /* ‹ */
-    {0x203A, ">"},   /* › */
+    {0x2039, "<"},   /* single left angle quote */
+    {0x203A, ">"},   /* single right angle quote */
     {0x2044, "/"},   /* fraction slash */
     {0x205F, " "},   /* medium mathematical space */
     {0x2060, ""},    /* word joiner */
@@ -91,6 +97,7 @@ static const char ascii_str[95][2] = {
     "`", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o",
     "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z", "{", "|", "}", "~",
 };
+/* clang-format on */
 
 const char *smsenc_translit(uint32_t cp)
 {

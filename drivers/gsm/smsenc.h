@@ -31,20 +31,20 @@
 #include "drivers/base/sg_err.h"
 
 #define SMSENC_MAX_PARTS_DEFAULT 10u
-#define SMSENC_MAX_PARTS_LIMIT 255u
-#define SMSENC_UD_MAX 140u          /* octets of user data in one SMS */
-#define SMSENC_PART_UNITS_MAX 160u  /* septets (GSM-7) or UTF-16 units (UCS-2) */
+#define SMSENC_MAX_PARTS_LIMIT   255u
+#define SMSENC_UD_MAX            140u /* octets of user data in one SMS */
+#define SMSENC_PART_UNITS_MAX    160u /* septets (GSM-7) or UTF-16 units (UCS-2) */
 
 enum smsenc_alphabet {
     SMSENC_GSM7 = 0,
-    SMSENC_8BIT = 1,   /* decode side only: simgate never encodes text as 8-bit */
+    SMSENC_8BIT = 1, /* decode side only: simgate never encodes text as 8-bit */
     SMSENC_UCS2 = 2,
 };
 
 struct smsenc_encoding {
     enum smsenc_alphabet alphabet;
-    uint8_t locking;   /* enum gsm7_lang; GSM-7 only */
-    uint8_t single;    /* enum gsm7_lang; GSM-7 only */
+    uint8_t locking; /* enum gsm7_lang; GSM-7 only */
+    uint8_t single;  /* enum gsm7_lang; GSM-7 only */
 };
 
 /*
@@ -54,22 +54,22 @@ struct smsenc_encoding {
 const char *smsenc_name(const struct smsenc_encoding *e);
 
 struct smsenc_opts {
-    unsigned max_parts;  /* 0 = SMSENC_MAX_PARTS_DEFAULT; > SMSENC_MAX_PARTS_LIMIT is -EINVAL */
-    bool ref16;          /* 16-bit concatenation reference (IEI 0x08) */
-    bool force_ucs2;     /* always UCS-2 */
-    bool no_shift;       /* never use national language shift tables */
-    bool smart;          /* transliterate typographic characters (smsenc_translit) */
+    unsigned max_parts; /* 0 = SMSENC_MAX_PARTS_DEFAULT; > SMSENC_MAX_PARTS_LIMIT is -EINVAL */
+    bool ref16;         /* 16-bit concatenation reference (IEI 0x08) */
+    bool force_ucs2;    /* always UCS-2 */
+    bool no_shift;      /* never use national language shift tables */
+    bool smart;         /* transliterate typographic characters (smsenc_translit) */
 };
 
 struct smsenc_plan {
     struct smsenc_encoding enc;
-    unsigned parts;      /* >= 1 (an empty text is one empty part) */
-    unsigned units;      /* septets (escapes count 2) or UTF-16 units of the whole text */
-    unsigned chars;      /* code points after transliteration */
-    unsigned per_part;   /* units a part can carry with this encoding and part count */
-    unsigned left;       /* units still free in the last part */
-    unsigned translit;   /* characters replaced by smart encoding */
-    bool ref16;          /* copied from the options */
+    unsigned parts;    /* >= 1 (an empty text is one empty part) */
+    unsigned units;    /* septets (escapes count 2) or UTF-16 units of the whole text */
+    unsigned chars;    /* code points after transliteration */
+    unsigned per_part; /* units a part can carry with this encoding and part count */
+    unsigned left;     /* units still free in the last part */
+    unsigned translit; /* characters replaced by smart encoding */
+    bool ref16;        /* copied from the options */
 };
 
 /* One part's payload: septets (one per byte, ESC included) or UTF-16 units. */

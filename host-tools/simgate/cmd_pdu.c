@@ -17,20 +17,20 @@
 #include "drivers/gsm/pdu.h"
 #include "host-tools/simgate/simgate.h"
 
-#define STDIN_TEXT_MAX (64 * 1024)  /* --text - reads at most this much */
+#define STDIN_TEXT_MAX (64 * 1024) /* --text - reads at most this much */
 #define BATCH_LINE_MAX (8 * 1024)
 
 struct pdu_cli {
     const char *to;
-    const char *from;      /* encode an SMS-DELIVER from this sender instead */
+    const char *from; /* encode an SMS-DELIVER from this sender instead */
     const char *text;
     const char *smsc;
     bool srr, flash, ref16, ucs2, no_shift, smart, json, batch;
-    int validity;          /* -1: no TP-VP */
+    int validity; /* -1: no TP-VP */
     unsigned ref;
     unsigned max_parts;
     enum pdu_direction dir;
-    int length;            /* -1: unknown */
+    int length; /* -1: unknown */
 };
 
 static const char help_text[] =
@@ -92,9 +92,24 @@ static const char help_text[] =
     "exit status: 0 ok, 1 input rejected (bad text, number or PDU), 2 usage.\n";
 
 enum opt_id {
-    OPT_BATCH = 1000, OPT_DIRECTION, OPT_FLASH, OPT_FROM, OPT_JSON, OPT_LENGTH, OPT_MAX_PARTS,
-    OPT_NO_SHIFT, OPT_REF, OPT_REF16, OPT_SMART, OPT_SMSC, OPT_SRR, OPT_TEXT, OPT_TO, OPT_UCS2,
-    OPT_VALIDITY, OPT_HELP,
+    OPT_BATCH = 1000,
+    OPT_DIRECTION,
+    OPT_FLASH,
+    OPT_FROM,
+    OPT_JSON,
+    OPT_LENGTH,
+    OPT_MAX_PARTS,
+    OPT_NO_SHIFT,
+    OPT_REF,
+    OPT_REF16,
+    OPT_SMART,
+    OPT_SMSC,
+    OPT_SRR,
+    OPT_TEXT,
+    OPT_TO,
+    OPT_UCS2,
+    OPT_VALIDITY,
+    OPT_HELP,
 };
 
 /* Sorted by name. */
@@ -158,13 +173,25 @@ static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
 static bool opt_allowed(const char *sub, int id)
 {
     switch (id) {
-    case OPT_HELP: case OPT_BATCH: return true;
-    case OPT_DIRECTION: case OPT_LENGTH: return !strcmp(sub, "decode");
-    case OPT_TO: case OPT_FROM: case OPT_TEXT: case OPT_SMSC: case OPT_SRR: case OPT_FLASH: case OPT_VALIDITY:
+    case OPT_HELP:
+    case OPT_BATCH:
+        return true;
+    case OPT_DIRECTION:
+    case OPT_LENGTH:
+        return !strcmp(sub, "decode");
+    case OPT_TO:
+    case OPT_FROM:
+    case OPT_TEXT:
+    case OPT_SMSC:
+    case OPT_SRR:
+    case OPT_FLASH:
+    case OPT_VALIDITY:
     case OPT_REF:
         return !strcmp(sub, "encode");
-    case OPT_JSON: return strcmp(sub, "decode") != 0;
-    default: return strcmp(sub, "decode") != 0;  /* text options: encode and count */
+    case OPT_JSON:
+        return strcmp(sub, "decode") != 0;
+    default:
+        return strcmp(sub, "decode") != 0; /* text options: encode and count */
     }
 }
 
@@ -181,8 +208,12 @@ static int parse_opts(const char *sub, int argc, char **argv, struct pdu_cli *c)
         if (!opt_allowed(sub, id))
             return usage_error("option %s does not apply here", argv[optind - 1]);
         switch (id) {
-        case OPT_HELP: fputs(help_text, stdout); return -1;
-        case OPT_BATCH: c->batch = true; break;
+        case OPT_HELP:
+            fputs(help_text, stdout);
+            return -1;
+        case OPT_BATCH:
+            c->batch = true;
+            break;
         case OPT_DIRECTION:
             if (!strcmp(optarg, "in"))
                 c->dir = PDU_DIR_IN;
@@ -191,9 +222,15 @@ static int parse_opts(const char *sub, int argc, char **argv, struct pdu_cli *c)
             else
                 return usage_error("--direction must be in or out, not \"%s\"", optarg);
             break;
-        case OPT_FLASH: c->flash = true; break;
-        case OPT_FROM: c->from = optarg; break;
-        case OPT_JSON: c->json = true; break;
+        case OPT_FLASH:
+            c->flash = true;
+            break;
+        case OPT_FROM:
+            c->from = optarg;
+            break;
+        case OPT_JSON:
+            c->json = true;
+            break;
         case OPT_LENGTH:
             if (!parse_uint(optarg, PDU_TPDU_MAX, &v))
                 return usage_error("--length must be 0..176, not \"%s\"", optarg);
@@ -204,25 +241,42 @@ static int parse_opts(const char *sub, int argc, char **argv, struct pdu_cli *c)
                 return usage_error("--max-parts must be 1..255, not \"%s\"", optarg);
             c->max_parts = (unsigned)v;
             break;
-        case OPT_NO_SHIFT: c->no_shift = true; break;
+        case OPT_NO_SHIFT:
+            c->no_shift = true;
+            break;
         case OPT_REF:
             if (!parse_uint(optarg, 65535, &v))
                 return usage_error("--ref must be 0..65535, not \"%s\"", optarg);
             c->ref = (unsigned)v;
             break;
-        case OPT_REF16: c->ref16 = true; break;
-        case OPT_SMART: c->smart = true; break;
-        case OPT_SMSC: c->smsc = optarg; break;
-        case OPT_SRR: c->srr = true; break;
-        case OPT_TEXT: c->text = optarg; break;
-        case OPT_TO: c->to = optarg; break;
-        case OPT_UCS2: c->ucs2 = true; break;
+        case OPT_REF16:
+            c->ref16 = true;
+            break;
+        case OPT_SMART:
+            c->smart = true;
+            break;
+        case OPT_SMSC:
+            c->smsc = optarg;
+            break;
+        case OPT_SRR:
+            c->srr = true;
+            break;
+        case OPT_TEXT:
+            c->text = optarg;
+            break;
+        case OPT_TO:
+            c->to = optarg;
+            break;
+        case OPT_UCS2:
+            c->ucs2 = true;
+            break;
         case OPT_VALIDITY:
             if (!parse_uint(optarg, INT_MAX, &v))
                 return usage_error("--validity must be minutes, not \"%s\"", optarg);
             c->validity = (int)v;
             break;
-        default: return usage_error("unexpected option %s", argv[optind - 1]);
+        default:
+            return usage_error("unexpected option %s", argv[optind - 1]);
         }
     }
     if (c->ref > 255 && !c->ref16)
@@ -264,8 +318,11 @@ static void print_json(json_t *j)
 static struct smsenc_opts text_opts(const struct pdu_cli *c)
 {
     struct smsenc_opts o = {
-        .max_parts = c->max_parts, .ref16 = c->ref16, .force_ucs2 = c->ucs2,
-        .no_shift = c->no_shift, .smart = c->smart,
+        .max_parts = c->max_parts,
+        .ref16 = c->ref16,
+        .force_ucs2 = c->ucs2,
+        .no_shift = c->no_shift,
+        .smart = c->smart,
     };
     return o;
 }
@@ -284,8 +341,12 @@ static json_t *plan_json(const struct smsenc_plan *p)
 static int encode_one(const struct pdu_cli *c, const char *text, size_t len, bool batch)
 {
     struct pdu_submit_opts o = {
-        .smsc = c->smsc, .srr = c->srr, .flash = c->flash, .validity_min = c->validity,
-        .ref = (uint16_t)c->ref, .text = text_opts(c),
+        .smsc = c->smsc,
+        .srr = c->srr,
+        .flash = c->flash,
+        .validity_min = c->validity,
+        .ref = (uint16_t)c->ref,
+        .text = text_opts(c),
     };
     struct pdu_part *parts = calloc(SMSENC_MAX_PARTS_LIMIT, sizeof(*parts));
     struct smsenc_plan plan;
@@ -296,8 +357,12 @@ static int encode_one(const struct pdu_cli *c, const char *text, size_t len, boo
         return bad_input("out of memory");
     if (c->from) {
         struct pdu_deliver_opts d = {
-            .smsc = c->smsc, .originator = c->from, .flash = c->flash, .sri = c->srr,
-            .ref = (uint16_t)c->ref, .text = text_opts(c),
+            .smsc = c->smsc,
+            .originator = c->from,
+            .flash = c->flash,
+            .sri = c->srr,
+            .ref = (uint16_t)c->ref,
+            .text = text_opts(c),
         };
 
         pdu_time_from_utc_ms((int64_t)time(NULL) * 1000, 0, &d.scts);
@@ -470,19 +535,17 @@ static json_t *decoded_json(const struct pdu_decoded *d)
     json_object_set_new(j, "number", json_string(d->number));
     json_object_set_new(j, "toa", json_integer(d->toa));
     json_object_set_new(j, "text", json_stringn(d->text, d->text_len));
-    json_object_set_new(j, "encoding", d->has_dcs ? json_string(smsenc_name(&d->enc))
-                                                  : json_null());
+    json_object_set_new(j, "encoding",
+                        d->has_dcs ? json_string(smsenc_name(&d->enc)) : json_null());
     json_object_set_new(j, "dcs", d->has_dcs ? json_integer(d->dcs) : json_null());
-    json_object_set_new(j, "class", d->msg_class >= 0 ? json_integer(d->msg_class)
-                                                      : json_null());
+    json_object_set_new(j, "class", d->msg_class >= 0 ? json_integer(d->msg_class) : json_null());
     json_object_set_new(j, "pid", json_integer(d->pid));
     if (d->udh_len) {
         json_t *u = json_object();
 
         json_object_set_new(u, "ref", d->udh.concat ? json_integer(d->udh.ref) : json_null());
         json_object_set_new(u, "ref16", json_boolean(d->udh.ref16));
-        json_object_set_new(u, "total", d->udh.concat ? json_integer(d->udh.total)
-                                                      : json_null());
+        json_object_set_new(u, "total", d->udh.concat ? json_integer(d->udh.total) : json_null());
         json_object_set_new(u, "seq", d->udh.concat ? json_integer(d->udh.seq) : json_null());
         json_object_set_new(u, "single_shift", lang_json(d->udh.single_shift));
         json_object_set_new(u, "locking_shift", lang_json(d->udh.locking_shift));
@@ -496,8 +559,8 @@ static json_t *decoded_json(const struct pdu_decoded *d)
     json_object_set_new(j, "mr", d->type != PDU_DELIVER ? json_integer(d->mr) : json_null());
     if (d->type == PDU_SUBMIT) {
         json_object_set_new(j, "srr", json_boolean(d->srr));
-        json_object_set_new(j, "validity_minutes", d->vp_min >= 0 ? json_integer(d->vp_min)
-                                                                  : json_null());
+        json_object_set_new(j, "validity_minutes",
+                            d->vp_min >= 0 ? json_integer(d->vp_min) : json_null());
     }
     if (d->type == PDU_STATUS_REPORT) {
         json_object_set_new(j, "discharge_time", time_json(&d->dt));
@@ -580,7 +643,7 @@ int cmd_pdu(int argc, char **argv)
             continue;
         int rc = parse_opts(argv[1], argc - 1, argv + 1, &c);
         if (rc < 0)
-            return SIMGATE_EXIT_OK;  /* --help was printed */
+            return SIMGATE_EXIT_OK; /* --help was printed */
         if (rc > 0)
             return rc;
         return subcommands[i].run(&c, argc - 1, argv + 1);

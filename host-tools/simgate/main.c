@@ -22,19 +22,17 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: simgate [--help] [--version] <command> [options]\n"
-            "\n"
-            "simgate talks to the simgated SMS gateway and carries offline tools\n"
-            "for field technicians. Each command has its own --help.\n"
-            "\n"
-            "commands:\n");
+    fprintf(f, "usage: simgate [--help] [--version] <command> [options]\n"
+               "\n"
+               "simgate talks to the simgated SMS gateway and carries offline tools\n"
+               "for field technicians. Each command has its own --help.\n"
+               "\n"
+               "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f,
-            "\n"
-            "exit status: 0 success, 1 input rejected (bad text, number or PDU),\n"
-            "2 usage error, 3 other failure.\n");
+    fprintf(f, "\n"
+               "exit status: 0 success, 1 input rejected (bad text, number or PDU),\n"
+               "2 usage error, 3 other failure.\n");
 }
 
 int main(int argc, char **argv)

@@ -8,10 +8,10 @@
 #ifndef SG_SIMGATE_H
 #define SG_SIMGATE_H
 
-#define SIMGATE_EXIT_OK 0
+#define SIMGATE_EXIT_OK        0
 #define SIMGATE_EXIT_BAD_INPUT 1 /* the input (text, number, PDU...) was rejected */
-#define SIMGATE_EXIT_USAGE 2     /* wrong command line */
-#define SIMGATE_EXIT_FAILURE 3   /* the operation failed for another reason (I/O, daemon) */
+#define SIMGATE_EXIT_USAGE     2 /* wrong command line */
+#define SIMGATE_EXIT_FAILURE   3 /* the operation failed for another reason (I/O, daemon) */
 
 /* A command gets argv with argv[0] = its own name ("pdu"). */
 typedef int (*simgate_cmd_fn)(int argc, char **argv);

@@ -17,8 +17,8 @@ struct char_case {
     const char *name;
     uint32_t cp;
     int locking, single;
-    int n;           /* septets, 0 = not representable */
-    uint8_t code;    /* last septet */
+    int n;        /* septets, 0 = not representable */
+    uint8_t code; /* last septet */
 };
 
 static void test_encode_char(void **state)

@@ -28,13 +28,13 @@ struct decode_case {
     const char *smsc;
     const char *number;
     uint8_t toa;
-    const char *text;       /* NULL: do not check */
-    const char *encoding;   /* NULL: no DCS */
-    const char *scts;       /* NULL: none */
-    int mr;                 /* -1: do not check */
-    int st;                 /* -1: not a report */
+    const char *text;     /* NULL: do not check */
+    const char *encoding; /* NULL: no DCS */
+    const char *scts;     /* NULL: none */
+    int mr;               /* -1: do not check */
+    int st;               /* -1: not a report */
     enum pdu_st_class st_class;
-    int concat_ref;         /* -1: no concat IE */
+    int concat_ref; /* -1: no concat IE */
     int total, seq;
     bool ref16;
     int pid;
@@ -63,13 +63,13 @@ static const char pgm_megafon[] =
     "0020004D00650067";
 
 static const struct decode_case decode_cases[] = {
-    {"oFono simple_submit: hellohello, VP 4 days", "0011000B916407281553F80000AA0AE8329BFD4697D9EC37",
-     PDU_DIR_OUT, 23, PDU_SUBMIT, "", "+46708251358", 0x91, "hellohello", "gsm7", NULL, 0, -1,
-     0, -1, 0, 0, false, 0},
+    {"oFono simple_submit: hellohello, VP 4 days",
+     "0011000B916407281553F80000AA0AE8329BFD4697D9EC37", PDU_DIR_OUT, 23, PDU_SUBMIT, "",
+     "+46708251358", 0x91, "hellohello", "gsm7", NULL, 0, -1, 0, -1, 0, 0, false, 0},
     {"oFono expected_no_fragmentation_7bit, SMSC, 24 h",
-     "079153485002020911000C915348870420140000A71154747A0E4ACF41F4F29C9E769F4121", PDU_DIR_OUT,
-     29, PDU_SUBMIT, "+358405202090", "+358478400241", 0x91, "This is testing !", "gsm7", NULL,
-     0, -1, 0, -1, 0, 0, false, 0},
+     "079153485002020911000C915348870420140000A71154747A0E4ACF41F4F29C9E769F4121", PDU_DIR_OUT, 29,
+     PDU_SUBMIT, "+358405202090", "+358478400241", 0x91, "This is testing !", "gsm7", NULL, 0, -1,
+     0, -1, 0, 0, false, 0},
     {"MM test_create_pdu_ucs2_with_smsc",
      "07919130079229F011000B915155551532F40008003A041404300020043704340440043004320441044204"
      "320443043504420020043A043E0440043E043B044C002C0020043404350442043A04300021",
@@ -88,46 +88,52 @@ static const struct decode_case decode_cases[] = {
      "Welkom, bel om uw Voicemail te beluisteren naar +31612001233 (PrePay: *100*1233#). "
      "Voicemail ontvangen is altijd gratis. Voor gebruik van mobiel interne",
      "gsm7", "2011-06-29T23:32:19+02:00", -1, -1, 0, 0x0010, 2, 1, true, 0x39},
-    {"oFono alnum_sender: sipgate", "0791447758100650040DD0F334FC1CA6970100008080312170224008D4F29CDE0EA7D9",
-     PDU_DIR_IN, -1, PDU_DELIVER, "+447785016005", "sipgate", 0xD0, "Testmail", "gsm7",
-     "2008-08-13T12:07:22+01:00", -1, -1, 0, -1, 0, 0, false, 0},
-    {"oFono alnum_sender with +CMT length 27", "0791447758100650040DD0F334FC1CA6970100008080312170224008D4F29CDE0EA7D9",
-     PDU_DIR_IN, 27, PDU_DELIVER, "+447785016005", "sipgate", 0xD0, "Testmail", "gsm7",
-     "2008-08-13T12:07:22+01:00", -1, -1, 0, -1, 0, 0, false, 0},
+    {"oFono alnum_sender: sipgate",
+     "0791447758100650040DD0F334FC1CA6970100008080312170224008D4F29CDE0EA7D9", PDU_DIR_IN, -1,
+     PDU_DELIVER, "+447785016005", "sipgate", 0xD0, "Testmail", "gsm7", "2008-08-13T12:07:22+01:00",
+     -1, -1, 0, -1, 0, 0, false, 0},
+    {"oFono alnum_sender with +CMT length 27",
+     "0791447758100650040DD0F334FC1CA6970100008080312170224008D4F29CDE0EA7D9", PDU_DIR_IN, 27,
+     PDU_DELIVER, "+447785016005", "sipgate", 0xD0, "Testmail", "gsm7", "2008-08-13T12:07:22+01:00",
+     -1, -1, 0, -1, 0, 0, false, 0},
     {"MM test_pdu2: InternetSMS, UCS-2",
-     "07919730071111F10414D04937BD2C7797E9D3E614000811309291024061080442043504410442",
-     PDU_DIR_IN, -1, PDU_DELIVER, "+79037011111", "InternetSMS", 0xD0, "тест", "ucs2",
+     "07919730071111F10414D04937BD2C7797E9D3E614000811309291024061080442043504410442", PDU_DIR_IN,
+     -1, PDU_DELIVER, "+79037011111", "InternetSMS", 0xD0, "тест", "ucs2",
      "2011-03-29T19:20:04+04:00", -1, -1, 0, -1, 0, 0, false, 0},
     {"PGM test_decode: Megafon, UCS-2 concat 1/2", pgm_megafon, PDU_DIR_IN, -1, PDU_DELIVER,
      "+79262000331", "Megafon", 0xD0,
      "SMS code: 4856, confirmation of association between account and Meg", "ucs2",
      "2014-05-27T14:01:48+04:00", -1, -1, 0, 0x56, 2, 1, false, 0},
-    {"MM test_parse_cds: +CDS: 24, ST 0x30", "07914356060013F1065A098136395339F6219011700463802190117004638030",
-     PDU_DIR_IN, 24, PDU_STATUS_REPORT, "+34656000311", "639335936", 0x81, NULL, NULL,
-     "2012-09-11T07:40:36+02:00", 90, 0x30, PDU_ST_TEMPORARY, -1, 0, 0, false, 0},
-    {"MM test_parse_cds without the length", "07914356060013F1065A098136395339F6219011700463802190117004638030",
-     PDU_DIR_IN, -1, PDU_STATUS_REPORT, "+34656000311", "639335936", 0x81, NULL, NULL,
-     "2012-09-11T07:40:36+02:00", 90, 0x30, PDU_ST_TEMPORARY, -1, 0, 0, false, 0},
+    {"MM test_parse_cds: +CDS: 24, ST 0x30",
+     "07914356060013F1065A098136395339F6219011700463802190117004638030", PDU_DIR_IN, 24,
+     PDU_STATUS_REPORT, "+34656000311", "639335936", 0x81, NULL, NULL, "2012-09-11T07:40:36+02:00",
+     90, 0x30, PDU_ST_TEMPORARY, -1, 0, 0, false, 0},
+    {"MM test_parse_cds without the length",
+     "07914356060013F1065A098136395339F6219011700463802190117004638030", PDU_DIR_IN, -1,
+     PDU_STATUS_REPORT, "+34656000311", "639335936", 0x81, NULL, NULL, "2012-09-11T07:40:36+02:00",
+     90, 0x30, PDU_ST_TEMPORARY, -1, 0, 0, false, 0},
     {"PGM status report, empty SMSC", "0006D60B911326880736F4111011719551401110117195714000",
      PDU_DIR_IN, -1, PDU_STATUS_REPORT, "", "+31628870634", 0x91, NULL, NULL,
      "2011-01-11T17:59:15+01:00", 214, 0, PDU_ST_DELIVERED, -1, 0, 0, false, 0},
-    {"oFono test_sr_assembly: no SMSC field at all", "06040D91945152991136F00160124130340A0160124130940A00",
-     PDU_DIR_IN, -1, PDU_STATUS_REPORT, "", "+4915259911630", 0x91, NULL, NULL,
-     "2010-06-21T14:03:43-05:00", 4, 0, PDU_ST_DELIVERED, -1, 0, 0, false, 0},
-    {"oFono test_sr_assembly with length 26", "06040D91945152991136F00160124130340A0160124130940A00",
-     PDU_DIR_IN, 26, PDU_STATUS_REPORT, "", "+4915259911630", 0x91, NULL, NULL,
-     "2010-06-21T14:03:43-05:00", 4, 0, PDU_ST_DELIVERED, -1, 0, 0, false, 0},
+    {"oFono test_sr_assembly: no SMSC field at all",
+     "06040D91945152991136F00160124130340A0160124130940A00", PDU_DIR_IN, -1, PDU_STATUS_REPORT, "",
+     "+4915259911630", 0x91, NULL, NULL, "2010-06-21T14:03:43-05:00", 4, 0, PDU_ST_DELIVERED, -1, 0,
+     0, false, 0},
+    {"oFono test_sr_assembly with length 26",
+     "06040D91945152991136F00160124130340A0160124130940A00", PDU_DIR_IN, 26, PDU_STATUS_REPORT, "",
+     "+4915259911630", 0x91, NULL, NULL, "2010-06-21T14:03:43-05:00", 4, 0, PDU_ST_DELIVERED, -1, 0,
+     0, false, 0},
     {"PGM absolute validity period (VPF 11) is skipped",
      "0019000B917228001011F100003170013193008017D474BB3CA787DB70903DCC4E93D3F43C885E9ED301",
-     PDU_DIR_OUT, -1, PDU_SUBMIT, "", "+27820001111", 0x91, "Timestamp validity test", "gsm7",
-     NULL, 0, -1, 0, -1, 0, 0, false, 0},
+     PDU_DIR_OUT, -1, PDU_SUBMIT, "", "+27820001111", 0x91, "Timestamp validity test", "gsm7", NULL,
+     0, -1, 0, -1, 0, 0, false, 0},
     {"PGM ZTE semi-invalid status report still parses",
      "0297F1061C0F910B487228297020F5317062419272803170624192138000", PDU_DIR_IN, -1,
-     PDU_STATUS_REPORT, "+1", "+#08427829207025", 0x91, NULL, NULL, "2013-07-26T14:29:27+02:00",
-     28, 0, PDU_ST_DELIVERED, -1, 0, 0, false, 0},
-    {"lower-case hex with CRLF around it",
-     "  0011000b916407281553f80000aa0ae8329bfd4697d9ec37\r\n", PDU_DIR_OUT, -1, PDU_SUBMIT, "",
-     "+46708251358", 0x91, "hellohello", "gsm7", NULL, 0, -1, 0, -1, 0, 0, false, 0},
+     PDU_STATUS_REPORT, "+1", "+#08427829207025", 0x91, NULL, NULL, "2013-07-26T14:29:27+02:00", 28,
+     0, PDU_ST_DELIVERED, -1, 0, 0, false, 0},
+    {"lower-case hex with CRLF around it", "  0011000b916407281553f80000aa0ae8329bfd4697d9ec37\r\n",
+     PDU_DIR_OUT, -1, PDU_SUBMIT, "", "+46708251358", 0x91, "hellohello", "gsm7", NULL, 0, -1, 0,
+     -1, 0, 0, false, 0},
 };
 
 static void test_decode_vectors(void **state)
@@ -204,7 +210,8 @@ static void test_encode_submit_vectors(void **state)
         {"MM test_create_pdu_ucs2_with_smsc", "+15555551234", "+19037029920",
          "Да здравствует король, детка!", 5,
          "07919130079229F011000B915155551532F40008003A041404300020043704340440043004320441044204"
-         "320443043504420020043A043E0440043E043B044C002C0020043404350442043A04300021", 72},
+         "320443043504420020043A043E0440043E043B044C002C0020043404350442043A04300021",
+         72},
     };
     struct pdu_part parts[2];
 
@@ -214,8 +221,8 @@ static void test_encode_submit_vectors(void **state)
         struct smsenc_plan plan;
 
         print_message("%s\n", c->name);
-        assert_int_equal(pdu_encode_submit(c->to, c->text, strlen(c->text), &o, parts, 2, &plan,
-                                           NULL), 1);
+        assert_int_equal(
+            pdu_encode_submit(c->to, c->text, strlen(c->text), &o, parts, 2, &plan, NULL), 1);
         assert_string_equal(parts[0].hex, c->hex);
         assert_int_equal(parts[0].tpdu_len, c->tpdu_len);
     }
@@ -251,8 +258,8 @@ static void test_encode_submit_concat_pgm(void **state)
     struct pdu_part parts[3];
     char fixed[PDU_HEX_MAX];
 
-    assert_int_equal(pdu_encode_submit("+15125551234", text, strlen(text), &o, parts, 3, NULL,
-                                       NULL), 3);
+    assert_int_equal(
+        pdu_encode_submit("+15125551234", text, strlen(text), &o, parts, 3, NULL, NULL), 3);
     for (int i = 0; i < 3; i++) {
         snprintf(fixed, sizeof(fixed), "%s", want[i]);
         fixed[3] = '1';
@@ -260,14 +267,14 @@ static void test_encode_submit_concat_pgm(void **state)
         assert_int_equal(parts[i].tpdu_len, strlen(fixed) / 2 - 1);
     }
     /* Too small an array is -E2BIG, not an overflow. */
-    assert_int_equal(pdu_encode_submit("+15125551234", text, strlen(text), &o, parts, 2, NULL,
-                                       NULL), -E2BIG);
+    assert_int_equal(
+        pdu_encode_submit("+15125551234", text, strlen(text), &o, parts, 2, NULL, NULL), -E2BIG);
 }
 
 static struct pdu_time mk_time(int y, int mo, int d, int h, int mi, int s, int tzq)
 {
-    struct pdu_time t = {(uint8_t)y, (uint8_t)mo, (uint8_t)d, (uint8_t)h, (uint8_t)mi,
-                         (uint8_t)s, (int8_t)tzq};
+    struct pdu_time t = {(uint8_t)y,  (uint8_t)mo, (uint8_t)d, (uint8_t)h,
+                         (uint8_t)mi, (uint8_t)s,  (int8_t)tzq};
     return t;
 }
 
@@ -277,7 +284,8 @@ static void test_encode_deliver_and_report(void **state)
     (void)state;
     struct pdu_part part[1];
     struct pdu_deliver_opts d = {
-        .smsc = "+447785016005", .originator = "sipgate",
+        .smsc = "+447785016005",
+        .originator = "sipgate",
         .scts = mk_time(8, 8, 13, 12, 7, 22, 4),
     };
 
@@ -286,23 +294,30 @@ static void test_encode_deliver_and_report(void **state)
                                      "D4F29CDE0EA7D9");
     assert_int_equal(part[0].tpdu_len, 27);
 
-    d = (struct pdu_deliver_opts){.smsc = "+79037011111", .originator = "InternetSMS",
+    d = (struct pdu_deliver_opts){.smsc = "+79037011111",
+                                  .originator = "InternetSMS",
                                   .scts = mk_time(11, 3, 29, 19, 20, 4, 16)};
     assert_int_equal(pdu_encode_deliver("тест", strlen("тест"), &d, part, 1, NULL, NULL), 1);
     assert_string_equal(part[0].hex, "07919730071111F10414D04937BD2C7797E9D3E614000811309291"
                                      "024061080442043504410442");
 
     struct pdu_status_report_opts r = {
-        .mr = 214, .recipient = "+31628870634", .scts = mk_time(11, 1, 11, 17, 59, 15, 4),
-        .dt = mk_time(11, 1, 11, 17, 59, 17, 4), .st = 0,
+        .mr = 214,
+        .recipient = "+31628870634",
+        .scts = mk_time(11, 1, 11, 17, 59, 15, 4),
+        .dt = mk_time(11, 1, 11, 17, 59, 17, 4),
+        .st = 0,
     };
     assert_int_equal(pdu_encode_status_report(&r, part, NULL), 0);
     assert_string_equal(part[0].hex, "0006D60B911326880736F4111011719551401110117195714000");
     assert_int_equal(part[0].tpdu_len, 25);
 
     r = (struct pdu_status_report_opts){
-        .smsc = "+34656000311", .mr = 90, .recipient = "639335936",
-        .scts = mk_time(12, 9, 11, 7, 40, 36, 8), .dt = mk_time(12, 9, 11, 7, 40, 36, 8),
+        .smsc = "+34656000311",
+        .mr = 90,
+        .recipient = "639335936",
+        .scts = mk_time(12, 9, 11, 7, 40, 36, 8),
+        .dt = mk_time(12, 9, 11, 7, 40, 36, 8),
         .st = 0x30,
     };
     assert_int_equal(pdu_encode_status_report(&r, part, NULL), 0);
@@ -322,7 +337,8 @@ static void test_deliver_multipart_round_trip(void **state)
     static char text[1200];
     static struct pdu_part parts[10];
     static struct pdu_decoded d;
-    struct pdu_deliver_opts o = {.originator = "+4915112345678", .ref = 0x1234,
+    struct pdu_deliver_opts o = {.originator = "+4915112345678",
+                                 .ref = 0x1234,
                                  .scts = mk_time(24, 2, 29, 23, 59, 58, -8),
                                  .text = {.ref16 = true}};
     size_t off = 0;
@@ -338,7 +354,8 @@ static void test_deliver_multipart_round_trip(void **state)
     size_t jl = 0;
     for (int i = 0; i < n; i++) {
         assert_int_equal(pdu_decode_hex(parts[i].hex, strlen(parts[i].hex), PDU_DIR_IN,
-                                        (int)parts[i].tpdu_len, &d, NULL), 0);
+                                        (int)parts[i].tpdu_len, &d, NULL),
+                         0);
         assert_int_equal(d.type, PDU_DELIVER);
         assert_string_equal(d.number, "+4915112345678");
         assert_true(d.udh.concat && d.udh.ref16);
@@ -365,8 +382,8 @@ static void test_submit_options(void **state)
     assert_int_equal(pdu_encode_submit("01711234567", "hi", 2, &o, parts, 10, NULL, NULL), 1);
     /* SMSC 00, FO 0x21 (SUBMIT + SRR, no VP), MR 00, DA national TOA 0x81, PID 41, DCS 10 */
     assert_string_equal(parts[0].hex, "0021000B811017214365F7411002E834");
-    assert_int_equal(pdu_decode_hex(parts[0].hex, strlen(parts[0].hex), PDU_DIR_OUT, -1, &d,
-                                    NULL), 0);
+    assert_int_equal(pdu_decode_hex(parts[0].hex, strlen(parts[0].hex), PDU_DIR_OUT, -1, &d, NULL),
+                     0);
     assert_true(d.srr);
     assert_int_equal(d.msg_class, 0);
     assert_int_equal(d.pid, 0x41);
@@ -390,8 +407,8 @@ static void test_submit_options(void **state)
     static char joined[700];
     size_t jl = 0;
     for (int i = 0; i < n; i++) {
-        assert_int_equal(pdu_decode_hex(parts[i].hex, strlen(parts[i].hex), PDU_DIR_OUT, -1, &d,
-                                        NULL), 0);
+        assert_int_equal(
+            pdu_decode_hex(parts[i].hex, strlen(parts[i].hex), PDU_DIR_OUT, -1, &d, NULL), 0);
         assert_int_equal(d.udh.locking_shift, GSM7_LANG_TURKISH);
         assert_int_equal(d.udh.ref, 0xBEEF);
         assert_int_equal(d.vp_min, 720);
@@ -409,7 +426,7 @@ struct bad_case {
     const char *hex;
     enum pdu_direction dir;
     int tpdu_len;
-    const char *msg;  /* substring of the error */
+    const char *msg; /* substring of the error */
 };
 
 static void test_decode_errors(void **state)
@@ -421,12 +438,11 @@ static void test_decode_errors(void **state)
         {"non-hex character", "00110G", PDU_DIR_OUT, -1, "non-hex character at offset 5"},
         {"too long for any PDU", NULL, PDU_DIR_IN, -1, "exceed"},
         {"truncated in the address", "0011000B9164072815", PDU_DIR_OUT, -1, "truncated"},
-        {"UDL beyond the data", "0011000B916407281553F80000AA0BE8329BFD4697D9EC37", PDU_DIR_OUT,
-         -1, "UDL 11 needs 10 octets"},
+        {"UDL beyond the data", "0011000B916407281553F80000AA0BE8329BFD4697D9EC37", PDU_DIR_OUT, -1,
+         "UDL 11 needs 10 octets"},
         {"UDL above 160 septets", "0011000B916407281553F80000AAA1E8", PDU_DIR_OUT, -1,
          "exceeds 160"},
-        {"UCS-2 UDL above 140", "0011000B916407281553F80008AA8D00", PDU_DIR_OUT, -1,
-         "exceeds 140"},
+        {"UCS-2 UDL above 140", "0011000B916407281553F80008AA8D00", PDU_DIR_OUT, -1, "exceeds 140"},
         {"UDHL larger than UDL", "0051000B916407281553F80008AA0405000300", PDU_DIR_OUT, -1,
          "UDHL 5 larger"},
         {"UDHL larger than UDL (7-bit)", "0051000B916407281553F80000AA0206E8", PDU_DIR_OUT, -1,
@@ -478,7 +494,7 @@ static void test_truncations(void **state)
         int n = pdu_hex_decode(hex, strlen(hex), buf, sizeof(buf), NULL);
 
         if (n < 0)
-            continue;  /* the whitespace case */
+            continue; /* the whitespace case */
         for (int k = 0; k < n; k++) {
             uint8_t *copy = malloc((size_t)k + 1);
             memcpy(copy, buf, (size_t)k);
@@ -543,7 +559,7 @@ static void test_udh_bad_concat(void **state)
     (void)state;
     static const struct {
         const char *name;
-        const char *udh;  /* UDHL + IEs, hex */
+        const char *udh; /* UDHL + IEs, hex */
         bool concat;
         int seq;
     } cases[] = {
@@ -566,8 +582,7 @@ static void test_udh_bad_concat(void **state)
                 udh[k++] = *p;
         udh[k] = '\0';
         /* UCS-2 DELIVER from 1234 with this UDH and the text "hi" */
-        snprintf(hex, sizeof(hex), "004404812143000842102030405000%02zX%s00680069", k / 2 + 4,
-                 udh);
+        snprintf(hex, sizeof(hex), "004404812143000842102030405000%02zX%s00680069", k / 2 + 4, udh);
         print_message("%s\n", cases[i].name);
         assert_int_equal(pdu_decode_hex(hex, strlen(hex), PDU_DIR_IN, -1, &d, NULL), 0);
         assert_int_equal(d.udh.concat, cases[i].concat);
@@ -603,7 +618,7 @@ static void test_st_classes(void **state)
         {0x20, PDU_ST_TEMPORARY}, {0x25, PDU_ST_TEMPORARY}, {0x30, PDU_ST_TEMPORARY},
         {0x3F, PDU_ST_TEMPORARY}, {0x40, PDU_ST_PERMANENT}, {0x46, PDU_ST_PERMANENT},
         {0x49, PDU_ST_PERMANENT}, {0x5F, PDU_ST_PERMANENT}, {0x60, PDU_ST_STOPPED},
-        {0x65, PDU_ST_STOPPED}, {0x7F, PDU_ST_STOPPED}, {0x80, PDU_ST_PERMANENT},
+        {0x65, PDU_ST_STOPPED},   {0x7F, PDU_ST_STOPPED},   {0x80, PDU_ST_PERMANENT},
     };
 
     for (size_t i = 0; i < N(cases); i++) {
@@ -621,9 +636,18 @@ static void test_validity(void **state)
         uint8_t vp;
         int back;
     } cases[] = {
-        {0, 0, 5}, {5, 0, 5}, {6, 1, 10}, {720, 143, 720}, {721, 144, 750}, {1440, 167, 1440},
-        {1441, 168, 2880}, {4 * 1440, 0xAA, 4 * 1440}, {30 * 1440, 196, 30 * 1440},
-        {30 * 1440 + 1, 197, 5 * 10080}, {63 * 10080, 255, 63 * 10080}, {1000000, 255, 63 * 10080},
+        {0, 0, 5},
+        {5, 0, 5},
+        {6, 1, 10},
+        {720, 143, 720},
+        {721, 144, 750},
+        {1440, 167, 1440},
+        {1441, 168, 2880},
+        {4 * 1440, 0xAA, 4 * 1440},
+        {30 * 1440, 196, 30 * 1440},
+        {30 * 1440 + 1, 197, 5 * 10080},
+        {63 * 10080, 255, 63 * 10080},
+        {1000000, 255, 63 * 10080},
     };
 
     for (size_t i = 0; i < N(cases); i++) {
@@ -674,8 +698,9 @@ static void test_encode_errors(void **state)
         struct pdu_submit_opts o = {.smsc = cases[i].smsc, .validity_min = -1};
 
         print_message("%s\n", cases[i].name);
-        assert_int_equal(pdu_encode_submit(cases[i].to, cases[i].text, strlen(cases[i].text), &o,
-                                           p, 1, NULL, &err), cases[i].rc);
+        assert_int_equal(pdu_encode_submit(cases[i].to, cases[i].text, strlen(cases[i].text), &o, p,
+                                           1, NULL, &err),
+                         cases[i].rc);
         assert_non_null(strstr(err.msg, cases[i].msg));
     }
     struct pdu_deliver_opts d = {.originator = "TwelveLetter"};
