@@ -413,6 +413,11 @@ int modem_port_new(const struct modem_port_cfg *cfg, const struct modem_port_cbs
         mc.gpio_wired = (gpio_has(p->gpio, GPIO_PWRKEY) ? GPIO_PWRKEY : 0u) |
                         (gpio_has(p->gpio, GPIO_RESET) ? GPIO_RESET : 0u) |
                         (gpio_has(p->gpio, GPIO_STATUS) ? GPIO_STATUS : 0u);
+        /* With STATUS the power-on sequence does nothing to a modem that is
+         * already on, so a board that boots with its modems off needs no
+         * trip up the ladder. Without STATUS a pulse could switch it off. */
+        if ((mc.gpio_wired & (GPIO_PWRKEY | GPIO_STATUS)) == (GPIO_PWRKEY | GPIO_STATUS))
+            mc.power_on_at_start = true;
         /* Each 0 field takes the profile's default (generic for auto:
          * long enough for any of them). */
         const struct gpio_timing *d =

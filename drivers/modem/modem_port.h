@@ -44,7 +44,9 @@ struct modem_port_cfg {
     const struct gpio_cfg *gpio_cfg;
     struct gpio *gpio;                /* not owned */
     struct gpio_timing timing;
-    bool power_on_at_start;
+    bool power_on_at_start;           /* PWRKEY power-on before the first AT;
+                                         implied when PWRKEY and STATUS are
+                                         wired (it is skipped if STATUS says on) */
     sg_ms sim_timeout_ms;             /* 0 = MODEM_DEFAULT_SIM_TIMEOUT_MS */
     sg_ms reg_timeout_ms;             /* 0 = MODEM_DEFAULT_REG_TIMEOUT_MS */
     sg_ms csq_interval_ms;            /* 0 = MODEM_CSQ_INTERVAL_MS, <0 never */
