@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "drivers/base/sg_clock.h"
+#include "drivers/gpio/gpio.h"
 #include "drivers/modem/modem_port.h"
 
 #define DELIVER "07913366003000F0040B913366554433F20000422150913512800AE8329BFD4697D9EC37"
@@ -36,6 +37,7 @@ struct fake {
     char got_pdu[512];
     char cmds[64][64];
     size_t ncmds;
+    sg_ms first_cmd_at;
 
     /* what the port told us */
     enum modem_state states[16];
@@ -72,6 +74,8 @@ static const struct {
 
 static void fake_command(struct fake *f, const char *cmd)
 {
+    if (f->ncmds == 0)
+        f->first_cmd_at = sg_clock_mono_ms();
     if (f->ncmds < 64)
         snprintf(f->cmds[f->ncmds++], sizeof(f->cmds[0]), "%s", cmd);
     if (strncmp(cmd, "AT+CMGS=", 8) == 0) {
@@ -275,10 +279,69 @@ static void test_port_on_pty(void **state)
     modem_port_free(p);
 }
 
+static sg_ms mono(void *ctx)
+{
+    (void)ctx;
+    return sg_clock_mono_ms();
+}
+
+static void open_pty(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->inbound_index = -2;
+    int slave;
+    assert_int_equal(openpty(&f->master, &slave, f->slave_path, NULL, NULL), 0);
+    struct termios t;
+    tcgetattr(f->master, &t);
+    cfmakeraw(&t);
+    tcsetattr(f->master, TCSANOW, &t);
+    fcntl(f->master, F_SETFL, O_NONBLOCK);
+    close(slave);
+}
+
+/* A board that boots with its SIM800 off: PWRKEY and STATUS wired, so the
+ * port powers it on before the first AT (recording backend, real clock). */
+static void test_port_powers_on_at_start(void **state)
+{
+    (void)state;
+    struct fake f;
+    open_pty(&f);
+    struct gpio_cfg gc;
+    gpio_cfg_init(&gc);
+    gc.pwrkey.offset = 3;
+    gc.status.offset = 4;
+    struct gpio *g;
+    assert_int_equal(gpio_open_recording(&gc, mono, NULL, &g, NULL), 0);
+    sg_ms t0 = sg_clock_mono_ms();
+    gpio_script_status(g, t0 + 1300, true);   /* comes on 1.3 s into the pulse */
+
+    struct modem_port_cbs cbs = {.state = on_state};
+    struct modem_port_cfg cfg = {.id = "t2", .path = f.slave_path,
+                                 .vendor = modem_vendor_by_name("sim800"), .gpio = g,
+                                 .csq_interval_ms = -1};
+    struct modem_port *p;
+    assert_int_equal(modem_port_new(&cfg, &cbs, &f, &p, NULL), 0);
+    modem_port_start(p, t0);
+    assert_int_equal(modem_port_state(p), MODEM_POWERING);
+    assert_true(pump(&f, p, is_ready, 10000));
+    size_t n;
+    const struct gpio_trace_entry *tr = gpio_trace(g, &n);
+    assert_int_equal(n, 2);
+    assert_true(tr[0].role == GPIO_PWRKEY && tr[0].asserted);
+    assert_true(!tr[1].asserted && tr[1].at - tr[0].at >= 1100 && tr[1].at - tr[0].at < 1600);
+    /* no AT before the module was on */
+    assert_true(f.ncmds > 0);
+    assert_true(f.first_cmd_at >= t0 + 1300);
+    modem_port_free(p);
+    gpio_close(g);
+    close(f.master);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_port_on_pty),
+        cmocka_unit_test(test_port_powers_on_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
