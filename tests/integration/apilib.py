@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sglib import TestFailure, check, wait_until  # noqa: E402
+from sglib import TestFailure, check, http, wait_until  # noqa: E402
 
 FINAL = ("sent", "delivered", "undelivered", "failed", "expired", "canceled", "unknown")
 
@@ -21,6 +21,16 @@ class Fake:
     def __init__(self, h, name):
         self.name = name
         self.link = os.path.join(h.dir, name + ".missing-pty")
+
+
+def req(d, method, path, body=None, headers=None, timeout=10):
+    """One request; no answer within timeout is a test failure that says so
+    (rather than a traceback from deep inside http.client)."""
+    try:
+        return http(d.sock, method, path, body=body, headers=headers, timeout=timeout)
+    except socket.timeout:
+        raise TestFailure("no answer to %s %s within %gs (body %r)" % (
+            method, path, timeout, body if not isinstance(body, bytes) else body[:80]))
 
 
 def expect_error(r, status, code=None, field=None, what=""):

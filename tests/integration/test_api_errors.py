@@ -15,8 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apilib import decoded_messages, expect_error, raw, raw_status, wait_status  # noqa: E402
-from sglib import check, http, main  # noqa: E402
+from apilib import decoded_messages, expect_error, raw, raw_status, req, wait_status  # noqa: E402
+from sglib import check, main  # noqa: E402
 
 J = {"Content-Type": "application/json"}
 OK_TO = '"to":"+33612345678"'
@@ -184,7 +184,7 @@ ALLOW = {"PUT messages": {"GET", "POST"}, "DELETE health": {"GET"},
 def run_table(d):
     failures = []
     for name, method, path, payload, headers, status, code, field in CASES:
-        r = http(d.sock, method, path, body=payload, headers=headers)
+        r = req(d, method, path, payload, headers)
         try:
             expect_error(r, status, code, field, name)
             if name in ALLOW:
@@ -260,14 +260,14 @@ def run_raw(d):
 
 def run_conflict(d):
     k = {"Content-Type": "application/json", "Idempotency-Key": "errors-test-key-1"}
-    r = d.post("/v1/messages", {"to": "+33612345678", "text": "first use of the key"}, headers=k)
+    r = req(d, "POST", "/v1/messages", {"to": "+33612345678", "text": "first use of the key"}, k)
     check(r.status == 202, "first use: %r" % r)
-    r = d.post("/v1/messages", {"to": "+33612345678", "text": "other text, same key"}, headers=k)
+    r = req(d, "POST", "/v1/messages", {"to": "+33612345678", "text": "other text, same key"}, k)
     expect_error(r, 409, "idempotency_conflict", "idempotency_key", "key reused")
-    r = d.post("/v1/messages", {"to": "+33699999999", "text": "first use of the key"}, headers=k)
+    r = req(d, "POST", "/v1/messages", {"to": "+33699999999", "text": "first use of the key"}, k)
     expect_error(r, 409, "idempotency_conflict", "idempotency_key", "key reused, other number")
-    r = d.post("/v1/messages", {"to": "+33612345678", "text": "first use of the key",
-                                "priority": "otp"}, headers=k)
+    r = req(d, "POST", "/v1/messages", {"to": "+33612345678", "text": "first use of the key",
+                                "priority": "otp"}, k)
     expect_error(r, 409, "idempotency_conflict", "idempotency_key", "key reused, other priority")
 
 
