@@ -193,3 +193,64 @@ def decoded_messages(records):
         out.append((parts[0][1]["Number"], "".join(p[1]["Text"] for p in parts),
                     [p[2] for p in parts]))
     return out
+
+
+# GSM 03.38 default alphabet and its extension table, written out here so the
+# check below does not share a line of code with drivers/gsm.
+GSM7 = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+        "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXT = {0x0A: "\x0c", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\", 0x3C: "[", 0x3D: "~",
+            0x3E: "]", 0x40: "|", 0x65: "€"}
+assert len(GSM7) == 128
+
+
+def submit_pdu(hexpdu):
+    """Decodes an SMS-SUBMIT as sent with AT+CMGS (SMSC field first):
+    returns dict(number, dcs, udh (bytes), text). Raises ValueError on any
+    inconsistency (lengths that do not add up, trailing bytes)."""
+    b = bytes.fromhex(hexpdu)
+    i = 1 + b[0]
+    fo = b[i]
+    if fo & 0x03 != 0x01:
+        raise ValueError("not a SUBMIT: first octet %02x" % fo)
+    udhi, vpf = fo & 0x40, (fo >> 3) & 3
+    i += 2  # first octet, TP-MR
+    ndig, toa = b[i], b[i + 1]
+    nb = (ndig + 1) // 2
+    digits = "".join("%d%d" % (x & 15, x >> 4) for x in b[i + 2:i + 2 + nb])[:ndig]
+    if not digits.isdigit():
+        raise ValueError("address digits %r" % digits)
+    number = ("+" if toa == 0x91 else "") + digits
+    i += 2 + nb
+    dcs = b[i + 1]
+    i += 2 + {0: 0, 2: 1, 1: 7, 3: 7}[vpf]
+    udl, ud = b[i], b[i + 1:]
+    ucs2 = (dcs & 0x0C) == 0x08
+    if dcs & 0x0C == 0x04:
+        raise ValueError("8-bit data")
+    need = udl if ucs2 else (udl * 7 + 7) // 8
+    if len(ud) != need:
+        raise ValueError("UDL %d needs %d octets, PDU has %d" % (udl, need, len(ud)))
+    udh, skip = b"", 0
+    if udhi:
+        udh = ud[1:1 + ud[0]]
+        skip = 1 + ud[0]
+    if ucs2:
+        return dict(number=number, dcs=dcs, udh=udh, text=ud[skip:].decode("utf-16-be"))
+    bits = int.from_bytes(ud, "little")
+    sept = [(bits >> (7 * k)) & 0x7F for k in range(udl)]
+    sept = sept[(skip * 8 + 6) // 7:]
+    out, esc = [], False
+    for s in sept:
+        if esc:
+            if s not in GSM7_EXT:
+                raise ValueError("undefined extension septet %02x" % s)
+            out.append(GSM7_EXT[s])
+            esc = False
+        elif s == 0x1B:
+            esc = True
+        else:
+            out.append(GSM7[s])
+    if esc:
+        raise ValueError("escape septet at the end")
+    return dict(number=number, dcs=dcs, udh=udh, text="".join(out))
