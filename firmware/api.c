@@ -1411,14 +1411,22 @@ void api_free(struct api *a)
         return;
     /* Pending submits get their real answer (committed or not)... */
     api_flush(a);
-    while (a->tickets) {
-        struct ticket *t = a->tickets;
-        ticket_unlink(t);
+    struct ticket *t = a->tickets;
+    while (t) {
+        struct ticket *next = t->next;
         t->a = NULL; /* the store still owes a callback: it frees the ticket */
+        t->prev = t->next = NULL;
+        t = next;
     }
+    a->tickets = NULL;
+    a->ntickets = 0;
     /* ...and long-polls what they would have got at their deadline. */
-    while (a->waiters)
-        waiter_answer(a->waiters, true);
+    struct waiter *w = a->waiters;
+    while (w) {
+        struct waiter *next = w->next;
+        waiter_answer(w, true);
+        w = next;
+    }
     a->freeing = true;
     api_http_free(a->http);
     uv_close((uv_handle_t *)&a->wtimer, on_api_closed);

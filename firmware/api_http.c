@@ -722,7 +722,7 @@ static int unix_listen(struct api_http *h, const char *path, unsigned mode, cons
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path))
         return sg_errf(err, -ENAMETOOLONG, "socket path %s is too long", path);
-    strcpy(sa.sun_path, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
@@ -802,11 +802,15 @@ static int tcp_listen(struct api_http *h, const char *spec, int *out, struct sg_
         return sg_errf(err, -e, "tcp listener %s: %s", spec, strerror(e));
     }
     freeaddrinfo(ai);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        h->tcp_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        struct sockaddr_in6 a6;
+        struct sockaddr_in a4;
+        memcpy(&a6, &ss, sizeof(a6));
+        memcpy(&a4, &ss, sizeof(a4));
+        h->tcp_port = ntohs(ss.ss_family == AF_INET6 ? a6.sin6_port : a4.sin_port);
+    }
     *out = fd;
     return 0;
 }

@@ -31,6 +31,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#ifndef SG_TEST_BUILD
+#define SG_TEST_BUILD 1 /* store fault injection (always on in unit builds) */
+#endif
 #include "firmware/api.h"
 #include "firmware/api_http.h"
 #include "firmware/log.h"
@@ -286,8 +289,12 @@ static int exchange(int fd, const char *raw, size_t len, bool shut, struct resp 
     size_t cap = 8192, got = 0;
     char *buf = malloc(cap);
     for (;;) {
-        if (got + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
+        if (got + 4096 > cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                break;
+            buf = nb;
+        }
         ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
         if (n <= 0)
             break;
@@ -303,7 +310,7 @@ static int exchange(int fd, const char *raw, size_t len, bool shut, struct resp 
         free(buf);
         return r->status = 0;
     }
-    r->status = atoi(buf + 9);
+    r->status = (int)strtol(buf + 9, NULL, 10);
     size_t hl = (size_t)(eoh - buf) + 2;
     snprintf(r->head, sizeof(r->head), "%.*s", (int)(hl < sizeof(r->head) ? hl : sizeof(r->head) - 1), buf);
     r->blen = got - (hl + 2);
@@ -649,9 +656,10 @@ static void test_submit_get_list(void **state)
 
     /* A long UCS-2 text: several parts. */
     char body[1024];
-    char text[600] = "";
+    char text[600];
+    size_t tl = 0;
     for (int i = 0; i < 40; i++)
-        strcat(text, "Привет ");
+        tl += (size_t)snprintf(text + tl, sizeof(text) - tl, "Привет ");
     snprintf(body, sizeof(body), "{\"to\":\"+33612345679\",\"text\":\"%s\"}", text);
     assert_int_equal(http(f, "POST", "/v1/messages", body, NULL, &r), 202);
     assert_string_equal(jstr(r.json, "encoding"), "ucs2");
@@ -783,13 +791,8 @@ static void test_bad_bodies(void **state)
     struct fx *f = fx_start(NULL);
     char *longtext = malloc(9100), *manyparts = malloc(3100), *deep = malloc(20100);
     static const char head[] = "{\"to\":\"+33612345678\",\"text\":\"";
-    size_t hl = strlen(head);
-    memcpy(longtext, head, hl);
-    memset(longtext + hl, 'x', 9000);
-    strcpy(longtext + hl + 9000, "\"}");
-    memcpy(manyparts, head, hl);
-    memset(manyparts + hl, 'y', 3000);
-    strcpy(manyparts + hl + 3000, "\"}");
+    snprintf(longtext, 9100, "%s%09000d\"}", head, 0);
+    snprintf(manyparts, 3100, "%s%03000d\"}", head, 0);
     memset(deep, '[', 10000);
     memset(deep + 10000, ']', 10000);
     deep[20000] = '\0';
@@ -903,13 +906,9 @@ static void test_garbage_then_serving(void **state)
     struct api_opts o = {.conn_timeout_s = 2};
     struct fx *f = fx_start(&o);
     char *longurl = malloc(120000), *longhdr = malloc(120000);
-    strcpy(longurl, "GET /v1/messages?");
-    memset(longurl + 17, 'a', 100000);
-    strcpy(longurl + 100017, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    strcpy(longhdr, "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ");
-    size_t hl = strlen(longhdr);
-    memset(longhdr + hl, 'b', 100000);
-    strcpy(longhdr + hl + 100000, "\r\n\r\n");
+    snprintf(longurl, 120000, "GET /v1/messages?a=%0100000d HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    snprintf(longhdr, 120000, "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: %0100000d\r\n\r\n",
+             0);
     static const char bin[] = "\x00\x01\x02\xff\xfe\r\n\r\n\x1a\x1b";
     const struct {
         const char *name;
@@ -1090,7 +1089,8 @@ static void test_rate_limits(void **state)
     assert_int_equal(http(f, "POST", "/v1/messages", OK_BODY, NULL, &r), 429);
     assert_string_equal(err_code(&r), "rate_limited");
     assert_non_null(hdr(&r, "Retry-After", v, sizeof(v)));
-    assert_true(atoi(v) >= 1 && atoi(v) <= 30);
+    long ra = strtol(v, NULL, 10);
+    assert_true(ra >= 1 && ra <= 30);
     assert_non_null(strstr(r.body, "destination"));
     resp_free(&r);
     /* Another destination is fine... until the client's own limit. */
