@@ -249,8 +249,10 @@ static const char *check_listen(const config_setting_t *s, char *buf, size_t len
     (void)len;
     const char *v = config_setting_get_string(s);
     const char *colon = strrchr(v, ':');
-    if (!colon || colon == v || !all_digits(colon + 1) || atoi(colon + 1) < 1 ||
-        atoi(colon + 1) > 65535)
+    if (!colon || colon == v || !all_digits(colon + 1) || strlen(colon + 1) > 5)
+        return "must be \"host:port\", e.g. \"127.0.0.1:8088\"";
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 1 || port > 65535)
         return "must be \"host:port\", e.g. \"127.0.0.1:8088\"";
     return NULL;
 }
