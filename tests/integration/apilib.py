@@ -254,3 +254,16 @@ def submit_pdu(hexpdu):
     if esc:
         raise ValueError("escape septet at the end")
     return dict(number=number, dcs=dcs, udh=udh, text="".join(out))
+
+
+def api_conf(d, **keys):
+    """Adds keys to the `api` group of the config sglib.Daemon wrote (a
+    second `api` group in extra_conf would be a duplicate setting)."""
+    with open(d.conf) as f:
+        text = f.read()
+    old = 'api = { socket = "%s"; };' % d.sock
+    check(old in text, "sglib's api group not found in %s" % d.conf)
+    extra = "".join(" %s = %s;" % (k, v if not isinstance(v, str) else '"%s"' % v)
+                    for k, v in keys.items())
+    with open(d.conf, "w") as f:
+        f.write(text.replace(old, 'api = { socket = "%s";%s };' % (d.sock, extra)))

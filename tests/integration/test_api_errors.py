@@ -5,8 +5,10 @@ contract gives; raw-socket abuse (garbage request line, oversized header,
 bad Content-Length, a client that sends half a request and hangs up, one
 that dawdles while others are served); 503 when another process holds the
 database's write lock; 409 for an idempotency key reused with other
-parameters. Afterwards the daemon still answers, no malformed request left a
-row behind, and a valid message is sent and arrives intact at the modem.
+parameters. Afterwards the daemon still answers, no malformed request left
+a row behind, and a valid message is sent and arrives intact at the modem.
+Then, restarted with per-client and per-destination submit limits: 429 with
+Retry-After, naming the limit, and nothing created.
 """
 import os
 import socket
@@ -15,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apilib import decoded_messages, expect_error, raw, raw_status, req, wait_status  # noqa: E402
+from apilib import (api_conf, decoded_messages, expect_error, raw, raw_status, req,  # noqa: E402
+                    wait_status)
 from sglib import check, main  # noqa: E402
 
 J = {"Content-Type": "application/json"}
@@ -293,9 +296,6 @@ def test(h):
     check(len(CASES) >= 50, "at least 50 table cases, have %d" % len(CASES))
     run_table(d)
     run_raw(d)
-    print("SKIP 429 case: no configuration key sets a submit rate limit (firmware/cfg.c "
-          "api_keys has only socket, group, socket_mode; gw.c leaves api_opts.client_limit and "
-          "dest_limit zero), so the daemon cannot be made to answer 429 from outside")
     run_conflict(d)
     run_store_locked(d)
 
@@ -313,6 +313,50 @@ def test(h):
     check(texts == ["first use of the key", "Still here: code 90210"],
           "modemsim received %r" % texts)
     check(m1.ctl(cmd="stats")["stats"]["unknown"] == 0, "no unknown AT command")
+    d.stop()
+    run_rate_limits(d)
+
+
+def retry_after(r):
+    v = r.headers.get("Retry-After", "")
+    check(v.isdigit() and 1 <= int(v) <= 60, "Retry-After %r" % v)
+    return int(v)
+
+
+def run_rate_limits(d):
+    """Four submits a minute per client, one per destination: A, A (429
+    destination), B, C, then D is over the client's budget (429 client).
+    Refused submits create nothing. Also api.body_max = 2048."""
+    api_conf(d, client_rate_per_min=4, client_burst=4, destination_rate_per_min=1,
+             destination_burst=1, body_max=2048)
+    d.start()
+    before = len(d.get("/v1/messages?limit=1000").json()["messages"])
+
+    def send(to):
+        return req(d, "POST", "/v1/messages", {"to": to, "text": "rate %s" % to})
+    check(send("+33611111111").status == 202, "A first")
+    r = send("+33611111111")
+    expect_error(r, 429, "rate_limited", False, "A again: destination limit")
+    check("destination" in r.json()["error"]["message"], "names the limit: %r" % r.json())
+    ra_dest = retry_after(r)
+    check(ra_dest >= 30, "one a minute: Retry-After %d" % ra_dest)
+    check(send("+33622222222").status == 202, "B")
+    check(send("0033 6 33 33 33 33").status == 202, "C")
+    r = send("+33644444444")
+    expect_error(r, 429, "rate_limited", False, "D: client limit")
+    check("client" in r.json()["error"]["message"], "names the limit: %r" % r.json())
+    retry_after(r)
+    after = len(d.get("/v1/messages?limit=1000").json()["messages"])
+    check(after == before + 3, "three accepted, %d rows added" % (after - before))
+    m = [x for x in d.get("/metrics").body.decode().splitlines()
+         if x.startswith("simgate_api_rate_limited_total")]
+    check(m == ["simgate_api_rate_limited_total 2"], "metrics: %r" % m)
+    # The configured body cap, just over and just under.
+    pad = '{"to":"+33655555555","text":"%s"}'
+    r = req(d, "POST", "/v1/messages", (pad % ("A" * 2100)).encode(), J)
+    expect_error(r, 413, "body_too_large", False, "over body_max 2048")
+    r = req(d, "POST", "/v1/messages", (pad % ("A" * 1000)).encode(), J)
+    expect_error(r, 429, "rate_limited", False, "under body_max: reaches the limiter")
     d.stop()
 
 
