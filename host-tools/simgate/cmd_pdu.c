@@ -628,9 +628,9 @@ static const struct subcommand subcommands[] = {
     {"encode", do_encode},
 };
 
-int cmd_pdu(int argc, char **argv)
+int cmd_pdu(const struct simgate_opts *g, int argc, char **argv)
 {
-    struct pdu_cli c = {.validity = -1, .dir = PDU_DIR_IN, .length = -1};
+    struct pdu_cli c = {.validity = -1, .dir = PDU_DIR_IN, .length = -1, .json = g->json};
 
     if (argc < 2)
         return usage_error("%s", "missing subcommand: encode, decode or count");
