@@ -1,6 +1,6 @@
 """GET /v1/events (issue 6) against the real daemon: cursor semantics
 (after, limit, last_seq), long-poll that answers within a second of a
-submit and answers empty when its wait runs out, a long-poll answered (not
+submit and answers empty when its wait (or api.long_poll_max) runs out, a long-poll answered (not
 dropped) at SIGTERM, and a backend that consumes with the cursor while the
 daemon is killed with -9 and stopped with SIGTERM under traffic: it sees
 every event exactly once, in order, with nothing missing compared with a
@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apilib import FINAL, all_events, events, msg, req, submit  # noqa: E402
+from apilib import FINAL, all_events, api_conf, events, msg, req, submit  # noqa: E402
 from sglib import check, http, main, wait_until  # noqa: E402
 
 EVENT_KEYS = {"seq", "at", "type", "message_id", "data"}
@@ -213,7 +213,15 @@ def test(h):
     last = check_cursor(d)
     last = check_long_poll(d, last)
     check_poll_at_stop(d, last)
+    # api.long_poll_max caps the wait a client asks for.
+    api_conf(d, long_poll_max=2)
     d.start()
+    last = events(d, after=0)["last_seq"]
+    t0 = time.monotonic()
+    b = events(d, after=last, wait=30)
+    dt = time.monotonic() - t0
+    check(b["events"] == [] and 1.9 <= dt <= 3.0, "wait=30 with long_poll_max=2: %.2fs %r" % (
+        dt, b))
     check_restarts(h, d, m1, m2)
     d.stop()
 
