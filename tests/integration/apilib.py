@@ -263,7 +263,10 @@ def api_conf(d, **keys):
         text = f.read()
     old = 'api = { socket = "%s"; };' % d.sock
     check(old in text, "sglib's api group not found in %s" % d.conf)
-    extra = "".join(" %s = %s;" % (k, v if not isinstance(v, str) else '"%s"' % v)
-                    for k, v in keys.items())
+    def lit(v):
+        if isinstance(v, (list, tuple)):
+            return "[ %s ]" % ", ".join(lit(x) for x in v)
+        return '"%s"' % v if isinstance(v, str) else str(v)
+    extra = "".join(" %s = %s;" % (k, lit(v)) for k, v in keys.items())
     with open(d.conf, "w") as f:
         f.write(text.replace(old, 'api = { socket = "%s";%s };' % (d.sock, extra)))
