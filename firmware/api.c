@@ -58,6 +58,11 @@ struct api {
     struct waiter *waiters;
     size_t nwaiters;
     uv_timer_t wtimer;
+    uv_check_t flush_check;      /* group commit once per loop turn, after I/O */
+    uv_idle_t spin;              /* active while submits wait: the loop must not block */
+    int open_handles;
+    void (*on_commit)(void *ud, int committed);
+    void *commit_ud;
     struct ticket *tickets;
     size_t ntickets;
     uint64_t rate_limited;
@@ -506,6 +511,11 @@ static const char *submit_code(const char *field, int rc)
     return "invalid_request";
 }
 
+static void on_spin(uv_idle_t *h)
+{
+    (void)h;
+}
+
 static void h_submit(void *ud, struct api_req *req, const char *arg)
 {
     (void)arg;
@@ -590,6 +600,9 @@ static void h_submit(void *ud, struct api_req *req, const char *arg)
     a->tickets = t;
     a->ntickets++;
     api_req_on_abort(req, ticket_abort, t);
+    /* A submit read from a timer callback would otherwise wait for the next
+     * I/O event before the check handle runs the commit. */
+    uv_idle_start(&a->spin, on_spin);
 out:
     free(b);
 }
@@ -1337,6 +1350,11 @@ static const struct api_route routes[] = {
 
 /* ------------------------------------------------------------ lifecycle */
 
+static void on_flush_check(uv_check_t *h)
+{
+    api_flush(h->data);
+}
+
 int api_new(uv_loop_t *loop, const struct api_opts *o, const struct sglog *log, struct queue *q,
             struct store *st, const struct api_provider *prov, struct api **out,
             struct sg_err *err)
@@ -1377,7 +1395,13 @@ int api_new(uv_loop_t *loop, const struct api_opts *o, const struct sglog *log, 
         return rc;
     }
     uv_timer_init(loop, &a->wtimer);
-    a->wtimer.data = a;
+    uv_check_init(loop, &a->flush_check);
+    uv_idle_init(loop, &a->spin);
+    a->wtimer.data = a->flush_check.data = a->spin.data = a;
+    a->open_handles = 3;
+    a->on_commit = o->on_commit;
+    a->commit_ud = o->commit_ud;
+    uv_check_start(&a->flush_check, on_flush_check);
     if (log)
         log_notice(log, "event=api.listen socket=%s tcp=%s", o->socket_path,
                    o->tcp_listen && *o->tcp_listen ? o->tcp_listen : "off");
@@ -1391,8 +1415,12 @@ int api_flush(struct api *a)
         return 0;
     struct sg_err err = {0};
     int rc = queue_flush(a->q, &err);
+    if (!a->freeing)
+        uv_idle_stop(&a->spin);
     if (rc < 0 && a->log)
         log_warnx(a->log, "event=api.commit result=failed rc=%d reason=\"%s\"", rc, err.msg);
+    if (rc > 0 && a->on_commit)
+        a->on_commit(a->commit_ud, rc);
     return rc;
 }
 
@@ -1402,7 +1430,9 @@ int api_tcp_port(const struct api *a) { return api_http_tcp_port(a->http); }
 
 static void on_api_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct api *a = h->data;
+    if (--a->open_handles == 0)
+        free(a);
 }
 
 void api_free(struct api *a)
@@ -1430,4 +1460,6 @@ void api_free(struct api *a)
     a->freeing = true;
     api_http_free(a->http);
     uv_close((uv_handle_t *)&a->wtimer, on_api_closed);
+    uv_close((uv_handle_t *)&a->flush_check, on_api_closed);
+    uv_close((uv_handle_t *)&a->spin, on_api_closed);
 }

@@ -4,11 +4,13 @@
  * Contract with the daemon (firmware/gw.c):
  *   - api_new(loop, opts, log, queue, store, provider) after the store and
  *     queue are open; it binds the socket(s) and serves on the loop.
- *   - api_flush(api) once per loop turn, from a uv_check_t (after I/O, so
- *     every submit read in this turn joins the same group commit). It calls
- *     queue_flush() when submits are pending and returns its result
- *     (> 0: new messages were committed, kick the scheduler). The 202s are
- *     sent from the commit callbacks, never before.
+ *   - Group commit: the api flushes by itself, from its own uv_check_t
+ *     (after I/O, so every submit read in one loop turn joins one
+ *     transaction; a uv_idle_t keeps the loop from blocking while submits
+ *     wait). opts.on_commit(ud, n) is called when n > 0 new messages were
+ *     committed: kick the scheduler there. The 202s are sent from the
+ *     commit callbacks, never before. api_flush() may also be called
+ *     directly (it is a no-op when nothing waits).
  *   - api_notify_events(api, last_seq) after events were committed (the
  *     store's event hook): wakes long-polls on GET /v1/events.
  *   - api_free(api) at shutdown BEFORE queue_close()/store_close(): it
@@ -128,6 +130,9 @@ struct api_opts {
     struct bucket_limits client_limit;
     struct bucket_limits dest_limit;
     const char *default_cc;         /* to key destinations like the queue does; "" none */
+    /* Called after a group commit that created n > 0 messages. May be NULL. */
+    void (*on_commit)(void *ud, int n);
+    void *commit_ud;
 };
 
 struct api;
@@ -135,7 +140,7 @@ struct api;
 int api_new(uv_loop_t *loop, const struct api_opts *o, const struct sglog *log, struct queue *q,
             struct store *st, const struct api_provider *prov, struct api **out,
             struct sg_err *err);
-/* See the contract above. Returns queue_flush()'s result, 0 when idle. */
+/* Runs the group commit now. Returns queue_flush()'s result, 0 when idle. */
 int api_flush(struct api *a);
 void api_notify_events(struct api *a, int64_t last_seq);
 void api_free(struct api *a);
