@@ -93,7 +93,8 @@ def check_long_poll(d, last):
     check(out["dt"] < 4.0, "the poll did not run to its 5 s wait (%.2fs)" % out["dt"])
     evs = out["r"].json()["events"]
     check(evs and evs[0]["seq"] == last + 1 and evs[0]["message_id"] == r["id"] and
-          evs[0]["data"].get("status") == "queued", "the woken poll carries the new event: %r" % evs)
+          evs[0]["data"].get("status") == "queued",
+          "the woken poll carries the new event: %r" % evs)
     print("long-poll wake-up: %.1f ms after the submit was sent" % (lag * 1000))
     wait_until(lambda: msg(d, r["id"])["status"] == "sent", 10, "sent")
     return events(d, after=0)["last_seq"]
