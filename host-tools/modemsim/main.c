@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drivers/base/sg_clock.h"
@@ -562,7 +563,9 @@ static void pump_out(struct sim *s)
     }
 }
 
-static void loop(struct sim *s)
+/* SIGINT/SIGTERM stay blocked except inside ppoll, so a signal that comes
+ * between the flag check and the wait still ends the wait. */
+static void loop(struct sim *s, const sigset_t *waitmask)
 {
     while (!s->quit && !got_signal) {
         sg_ms now = sg_clock_mono_ms();
@@ -585,10 +588,14 @@ static void loop(struct sim *s)
         sg_ms deadline = ms_modem_deadline(s->m);
         if (s->replug_at < deadline)
             deadline = s->replug_at;
-        int timeout = -1;
-        if (deadline != SG_MS_NEVER)
-            timeout = deadline <= now ? 0 : (int)(deadline - now > 60000 ? 60000 : deadline - now);
-        if (poll(p, np, timeout) < 0) {
+        struct timespec ts, *tsp = NULL;
+        if (deadline != SG_MS_NEVER) {
+            sg_ms wait = deadline <= now ? 0 : deadline - now;
+            ts.tv_sec = (time_t)(wait / 1000);
+            ts.tv_nsec = (long)(wait % 1000) * 1000000L;
+            tsp = &ts;
+        }
+        if (ppoll(p, np, tsp, waitmask) < 0) {
             if (errno == EINTR)
                 continue;
             die("poll: %s", strerror(errno));
@@ -628,6 +635,11 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigset_t block, waitmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &waitmask);
     signal(SIGPIPE, SIG_IGN);
 
     sg_ms now = sg_clock_mono_ms();
@@ -643,7 +655,7 @@ int main(int argc, char **argv)
     if (plug(sp) < 0)
         die("pty: %s", strerror(errno));
 
-    loop(sp);
+    loop(sp, &waitmask);
 
     unplug(sp);
     for (size_t i = 0; i < CLIENTS_MAX; i++)

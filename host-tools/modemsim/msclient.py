@@ -154,6 +154,8 @@ class ModemSim:
             return []
 
     def stop(self):
+        if self.proc.stdout.closed:
+            return
         for p in self.ports:
             p.close()
         self.ports = []
@@ -169,3 +171,8 @@ class ModemSim:
                 self.proc.wait()
         self.proc.stdout.close()
         self.stderr.close()
+        # A clean SIGTERM exit is 0; sanitizer builds report here too.
+        with open(self.stderr.name, errors="replace") as f:
+            err = f.read()
+        if self.proc.returncode != 0 or "Sanitizer" in err or "runtime error:" in err:
+            raise RuntimeError("modemsim exited %s: %s" % (self.proc.returncode, err[-2000:]))

@@ -19,6 +19,8 @@ from msclient import ModemSim  # noqa: E402
 SUBMIT = "0011000B916407281553F80000AA0AE8329BFD4697D9EC37"  # REFERENCE §5.1, CMGS=23
 TMP = None
 COMMON = ["--boot-ms", "50", "--reg-ms", "50", "--cmgs-latency-ms", "0", "--seed", "3"]
+if os.environ.get("MS_VERBOSE"):
+    COMMON.append("--verbose")
 
 
 def expect(cond, msg):
@@ -248,7 +250,11 @@ def t_unplug():
         expect(data == b"", "no answer while unplugged: %r" % data)
         p.close()
         time.sleep(0.05)
-        expect(not os.path.exists(sim.link), "link dangles once the pty is gone")
+        # The link keeps naming the old pty, which is gone (unless another
+        # process on this machine got the same /dev/pts number meanwhile).
+        expect(os.readlink(sim.link) == old, "link left alone while unplugged")
+        if os.path.exists(sim.link):
+            print("note: %s was reused by another process" % old)
         expect(sim.ctl({"cmd": "stats"})["state"]["plugged"] is False, "stats plugged")
         expect(sim.ctl({"cmd": "replug"})["ok"], "replug")
         time.sleep(0.1)
@@ -366,6 +372,7 @@ def main():
     TMP = tempfile.mkdtemp(prefix="modemsim-faults.")
     t0 = time.monotonic()
     only = sys.argv[1:]
+    ok = False
     try:
         for t in TESTS:
             if only and t.__name__ not in only:
@@ -373,8 +380,12 @@ def main():
             s = time.monotonic()
             t()
             print("%s: ok (%.1f s)" % (t.__name__, time.monotonic() - s))
+        ok = True
     finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+        if ok:
+            shutil.rmtree(TMP, ignore_errors=True)
+        else:
+            print("modemsim logs kept in", TMP)
     print("faults checked in %.1f s" % (time.monotonic() - t0))
 
 
