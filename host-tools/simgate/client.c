@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "host-tools/simgate/client.h"
 
@@ -82,6 +83,7 @@ void client_resp_clear(struct client_resp *resp)
 static int transfer_error(struct client *c, CURLcode rc, struct sg_err *err)
 {
     long oserr = 0;
+    struct stat st;
     curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
     const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     switch (rc) {
@@ -90,6 +92,8 @@ static int transfer_error(struct client *c, CURLcode rc, struct sg_err *err)
             return sg_errf(err, -ENOENT, "no socket at %s", c->socket_path);
         if (oserr == EACCES || oserr == EPERM)
             return sg_errf(err, -EACCES, "not allowed to connect to %s", c->socket_path);
+        if (stat(c->socket_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+            return sg_errf(err, -ECONNREFUSED, "%s is not a socket", c->socket_path);
         return sg_errf(err, -ECONNREFUSED, "nobody listens on %s (%s)", c->socket_path,
                        oserr ? strerror((int)oserr) : why);
     case CURLE_OPERATION_TIMEDOUT:

@@ -41,7 +41,8 @@ static const char send_help[] =
     "sent, then delivered or undelivered when a status report was asked for)\n"
     "with the modem and SIM used, until a final state. Without\n"
     "--status-report, `sent` is final. With --json, the answer and then each\n"
-    "history entry are printed as one JSON object per line.\n"
+    "history entry are printed as one JSON object per line. Interrupting\n"
+    "--wait (Ctrl-C) stops following; the message stays queued.\n"
     "\n"
     "options:\n"
     "  --idempotency-key K  sending again with the same K returns the first\n"
@@ -272,7 +273,8 @@ static int wait_for_event(struct cli *k, long long id, long long *cursor, long l
             sleep_ms(left < WAIT_RETRY_MS ? (long)left : WAIT_RETRY_MS);
             return 0;
         }
-        long long wait_s = left / 1000 < WAIT_POLL_S ? left / 1000 : WAIT_POLL_S;
+        /* At least 1 s: a shorter poll would spin until the deadline. */
+        long long wait_s = left / 1000 < WAIT_POLL_S ? left / 1000 + 1 : WAIT_POLL_S;
         char path[128];
         snprintf(path, sizeof(path), "/v1/events?after=%lld&limit=1000&wait=%lld", *cursor, wait_s);
         struct client_resp r;
@@ -294,7 +296,7 @@ static int wait_for_event(struct cli *k, long long id, long long *cursor, long l
             *cursor = (long long)json_integer_value(last);
         bool ours = page_mentions(r.body, id);
         client_resp_clear(&r);
-        if (ours || wait_s == 0)
+        if (ours)
             return 0;
     }
 }

@@ -44,7 +44,7 @@ static const char help_head[] =
 
 static const char help_tail[] =
     "\n"
-    "options (before or after the command name):\n"
+    "options (before the command name, or after it for the API commands):\n"
     "  --json         print the API's JSON instead of tables: one object per line;\n"
     "                 follow modes (send --wait, events --follow) print one line per\n"
     "                 change as it happens\n"
