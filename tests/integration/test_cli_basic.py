@@ -330,6 +330,35 @@ def check_errors(cli, h):
         s.close()
 
 
+def check_follow_restart(cli, d):
+    """events --follow (human) keeps its cursor across a kill -9 and restart."""
+    f = subprocess.Popen([SIMGATE, "--socket", cli.sock, "events", "--follow"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.3)
+        d.kill(signal.SIGKILL)
+        time.sleep(1.2)  # the follower notices and retries
+        d.start()
+        out, _ = cli.run(["send", "--to", TO, "--text", "after restart", "--wait",
+                          "--timeout", "20"])
+        mid = int(out.split()[1])
+        buf, deadline = "", time.monotonic() + 15
+        pat = re.compile(r"^\d+ +\S+ +message\.state +%d +.*status=sent" % mid, re.M)
+        while not pat.search(buf) and time.monotonic() < deadline:
+            if select.select([f.stdout], [], [], 0.2)[0]:
+                buf += os.read(f.stdout.fileno(), 65536).decode()
+        check(pat.search(buf), "follow after restart saw message %d: %r" % (mid, buf))
+        lines = buf.splitlines()
+        check(lines[0].split() == ["SEQ", "AT", "TYPE", "MESSAGE", "DATA"], "header: %r" % buf)
+        seqs = [int(ln.split()[0]) for ln in lines[1:]]
+        check(seqs == sorted(set(seqs)), "no event twice across the restart: %r" % seqs)
+    finally:
+        f.kill()
+        _, err = f.communicate()
+    check("lost simgated" in err.decode() and "simgated is back" in err.decode(),
+          "follow said it lost and found the daemon: %r" % err)
+
+
 class NoModem:
     """A modem slot whose port does not exist."""
 
@@ -365,6 +394,7 @@ def test(h):
     check_inbox(cli, d, sims[0])
     check_events(cli)
     check_errors(cli, h)
+    check_follow_restart(cli, d)
     d.stop()
     check_unhealthy()
 
