@@ -58,8 +58,9 @@ class Port:
             return False
         try:
             chunk = os.read(self.fd, 4096)
-        except (BlockingIOError, OSError):
+        except BlockingIOError:
             return False
+        # EIO means the pty is gone (unplug, or modemsim died): let it show.
         self.buf += chunk
         return bool(chunk)
 
