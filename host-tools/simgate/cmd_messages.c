@@ -63,9 +63,10 @@ static const char inbox_help[] =
     "Lists received SMS in id order (oldest first): when the gateway got it,\n"
     "the sender, the modem and SIM it came in on, its parts and its text.\n"
     "Multipart texts are shown joined once every part arrived (or as separate\n"
-    "parts after inbound.reassembly_timeout). Texts are cut to one line here;\n"
-    "--json has them whole. The daemon answers in pages: when more follow, the\n"
-    "command says which --after to pass next (on stderr).\n"
+    "parts after inbound.reassembly_timeout). Texts show on one line, cut at\n"
+    "60 characters (control characters as \\n, \\t); --json has them whole.\n"
+    "The daemon answers in pages: when more follow, the command says which\n"
+    "--after to pass next (on stderr).\n"
     "\n"
     "options:\n"
     "  --after ID     only messages with an id above ID (paging)\n" CLI_COMMON_OPTS_HELP
