@@ -15,6 +15,9 @@
 #include "firmware/api.h"
 
 #define CURSOR_PATH_MAX 512
+#ifndef SG_VERSION
+#define SG_VERSION "0" /* the Makefile sets it; lint runs without */
+#endif
 
 struct target {
     struct api_webhook *w;

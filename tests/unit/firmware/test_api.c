@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <uv.h>
 
@@ -1544,6 +1545,72 @@ static void test_socket_group(void **state)
     uv_loop_close(&loop);
 }
 
+struct cbuf {
+    char data[4096];
+    size_t len;
+};
+
+static size_t cbuf_write(char *p, size_t sz, size_t n, void *ud)
+{
+    struct cbuf *b = ud;
+    size_t k = sz * n;
+    if (b->len + k >= sizeof(b->data))
+        k = sizeof(b->data) - b->len - 1;
+    memcpy(b->data + b->len, p, k);
+    b->len += k;
+    b->data[b->len] = '\0';
+    return sz * n;
+}
+
+/* libcurl with CURLOPT_UNIX_SOCKET_PATH, as `curl --unix-socket` and most
+ * backends would talk to the socket: keep-alive reuse, a POST with
+ * Idempotency-Key, and a DELETE. */
+static void test_libcurl_client(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start(NULL);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct cbuf b = {0};
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, "Idempotency-Key: curl-1");
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, f->sock);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cbuf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_URL, "http://localhost/v1/messages");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, OK_BODY);
+    long code = 0;
+    for (int i = 0; i < 2; i++) {
+        b.len = 0;
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        assert_int_equal(code, 202);
+        assert_non_null(strstr(b.data, "\"id\":1"));
+    }
+    assert_non_null(strstr(b.data, "\"replayed\":true"));
+    long conns = -1;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+    assert_int_equal(conns, 0); /* the second request reused the connection */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_URL, "http://localhost/v1/messages/1");
+    b.len = 0;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    b.len = 0;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    assert_non_null(strstr(b.data, "canceled"));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1566,6 +1633,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_accepts),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_socket_group),
+        cmocka_unit_test(test_libcurl_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
