@@ -907,6 +907,59 @@ static void test_bad_bodies(void **state)
     fx_stop(f);
 }
 
+/* Deterministic mutations of a valid body (byte flips, truncations,
+ * insertions of JSON punctuation): every answer is 202 or a 400 with an
+ * error object, and ASan sees the whole decode path. */
+static void test_mutated_bodies(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start(NULL);
+    static const char base[] = "{\"to\":\"+33612345678\",\"text\":\"Code 4711\",\"priority\":"
+                               "\"otp\",\"ttl\":300,\"status_report\":true}";
+    static const char punct[] = "{}[]\",:\\0e-+.\x01\xc3\xff tn";
+    uint32_t rnd = 12345;
+    int accepted = 0, refused = 0;
+    for (int i = 0; i < 400; i++) {
+        char body[256];
+        size_t len = sizeof(base) - 1;
+        memcpy(body, base, len + 1);
+        int edits = 1 + (int)(i % 4);
+        for (int e = 0; e < edits; e++) {
+            rnd = rnd * 1103515245u + 12345u;
+            size_t pos = (rnd >> 8) % len;
+            char ch = punct[(rnd >> 20) % (sizeof(punct) - 1)];
+            switch ((rnd >> 16) % 3) {
+            case 0:
+                body[pos] = ch;
+                break;
+            case 1:
+                len = pos + 1; /* truncate */
+                break;
+            default:
+                if (len + 1 < sizeof(body)) {
+                    memmove(body + pos + 1, body + pos, len - pos);
+                    body[pos] = ch;
+                    len++;
+                }
+            }
+            body[len] = '\0';
+        }
+        struct resp r;
+        int st = http_fd(unix_connect(f->sock), "POST", "/v1/messages", "application/json", body,
+                         len, NULL, &r);
+        if (st == 202)
+            accepted++;
+        else if (st == 400 && err_code(&r))
+            refused++;
+        else
+            fail_msg("mutation %d (%.*s): %d %s", i, (int)len, body, st, r.body ? r.body : "");
+        resp_free(&r);
+    }
+    print_message("mutated bodies: %d accepted, %d refused\n", accepted, refused);
+    assert_true(refused > 200);
+    fx_stop(f);
+}
+
 /* Garbage at the HTTP level: the answer may be anything or nothing, but the
  * server must keep serving. */
 static void test_garbage_then_serving(void **state)
@@ -1622,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_mutated_bodies),
         cmocka_unit_test(test_garbage_then_serving),
         cmocka_unit_test(test_injection_texts),
         cmocka_unit_test(test_store_unavailable),
