@@ -20,6 +20,17 @@
  *   - The provider (modems, SIMs, extra metrics) is a struct of callbacks
  *     filling fixed structs; it is called synchronously from a request.
  *
+ *   The store has ONE event hook; the daemon fans it out:
+ *     static void on_events(void *ud, int64_t seq)
+ *     { struct gw *gw = ud; api_notify_events(gw->api, seq); api_webhook_notify(gw->wh, seq); }
+ *     store_set_event_hook(st, on_events, gw);
+ *     struct api_opts ao = {.socket_path = cfg->api.socket, .socket_mode = cfg->api.socket_mode,
+ *                           .socket_group = cfg->api.group, .default_cc = <queue's default_cc>,
+ *                           .on_commit = kick_scheduler, .commit_ud = gw};
+ *     api_new(&gw->loop, &ao, gw->log, gw->queue, gw->store, &provider, &gw->api, &err);
+ *   and at shutdown: api_free(gw->api); api_webhook_free(gw->wh); then
+ *   queue_close/store_close; gw_free's final uv_run releases the handles.
+ *
  * Endpoints:
  *   POST   /v1/messages               202 {"id","status","parts","encoding"} after commit
  *   GET    /v1/messages/{id}          message, parts (SIM, MR), history
