@@ -127,6 +127,8 @@ struct api_opts {
     const char *socket_path;        /* required */
     unsigned socket_mode;           /* 0 = 0660 */
     const char *socket_group;       /* "" = the process's group */
+    const uid_t *uids;              /* peer uids allowed besides ours; 0 = any (403 else) */
+    size_t nuids;
     const char *tcp_listen;         /* "" = off; "host:port" needs tokens */
     const char *const *tokens;
     size_t ntokens;

@@ -55,6 +55,8 @@ struct api_http {
     int tcp_port;
     unsigned char token_hash[API_HTTP_TOKENS_MAX][TOKEN_HASH_LEN];
     size_t ntokens;
+    uid_t uids[API_HTTP_UIDS_MAX];
+    size_t nuids;
     size_t body_max;
     const struct api_route *routes;
     size_t nroutes;
@@ -418,6 +420,21 @@ static bool auth_ok(struct api_req *r)
     return found >= 0;
 }
 
+static bool peer_allowed(const struct api_req *r)
+{
+    const struct api_http *h = r->h;
+    if (h->nuids == 0)
+        return true;
+    if (!r->peer.has_cred)
+        return false;
+    if (r->peer.uid == geteuid())
+        return true;
+    for (size_t i = 0; i < h->nuids; i++)
+        if (h->uids[i] == r->peer.uid)
+            return true;
+    return false;
+}
+
 struct query_check {
     const struct api_route *rt;
     char bad[48];
@@ -444,6 +461,10 @@ static void req_precheck(struct api_req *r)
     if (r->l->tcp && !auth_ok(r)) {
         api_req_header_add(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
         api_req_error(r, 401, "unauthorized", NULL, "a valid bearer token is required");
+        return;
+    }
+    if (!r->l->tcp && !peer_allowed(r)) {
+        api_req_error(r, 403, "forbidden", NULL, "this user may not use the API");
         return;
     }
     st = route_find(r, allow, sizeof(allow));
@@ -856,6 +877,13 @@ int api_http_new(uv_loop_t *loop, const struct api_http_opts *o, struct api_http
                            n, NULL, 0);
     }
     h->ntokens = tcp ? o->ntokens : 0;
+    if (o->nuids > API_HTTP_UIDS_MAX) {
+        free(h);
+        return sg_errf(err, -EINVAL, "api: at most %d allowed uids", API_HTTP_UIDS_MAX);
+    }
+    for (size_t i = 0; i < o->nuids; i++)
+        h->uids[i] = o->uids[i];
+    h->nuids = o->nuids;
     unsigned cmax = o->conn_max ? o->conn_max : API_HTTP_CONN_MAX_DEFAULT;
     unsigned tmo = o->conn_timeout_s ? o->conn_timeout_s : API_HTTP_TIMEOUT_DEFAULT;
     int fd = -1;

@@ -8,8 +8,10 @@
  * What this layer does before a handler runs, in order:
  *   1. route: (method, path) through the caller's const table; 404 for an
  *      unknown path, 405 with Allow for a known path and another method;
- *   2. TCP only: `Authorization: Bearer <token>` or 401 (tokens are kept as
+ *   2. TCP: `Authorization: Bearer <token>` or 401 (tokens are kept as
  *      BLAKE2b hashes and compared with sodium_memcmp, every one of them);
+ *      Unix socket: the peer's uid (SO_PEERCRED) must be ours or listed in
+ *      opts.uids when that list is not empty, else 403;
  *   3. query parameters not named in the route: 400 unknown_parameter;
  *   4. a body (Content-Length > 0 or chunked) must be application/json
  *      (415) and at most body_max bytes (413, also for chunked bodies);
@@ -53,6 +55,7 @@
 #define API_HTTP_TOKEN_MIN 16                    /* shorter tokens are refused at start */
 #define API_HTTP_HEADERS_MAX 4                   /* extra headers per reply */
 #define API_HTTP_QUERY_MAX 8                     /* query parameters a route may name */
+#define API_HTTP_UIDS_MAX 16                     /* allowed peer uids on the Unix socket */
 
 struct api_req;
 
@@ -73,6 +76,10 @@ struct api_http_opts {
     const char *socket_path;        /* required */
     unsigned socket_mode;           /* 0 = 0660 */
     const char *socket_group;       /* NULL or "" = the process's group */
+    /* Peer uids allowed on the Unix socket besides our own (SO_PEERCRED);
+     * nuids 0 = whoever the file mode lets connect. Others get 403. */
+    const uid_t *uids;
+    size_t nuids;
     const char *tcp_listen;         /* NULL or "" = off; "127.0.0.1:8080", "[::1]:8080" */
     const char *const *tokens;      /* bearer tokens for TCP (required when TCP is on) */
     size_t ntokens;

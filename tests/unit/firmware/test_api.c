@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -1664,6 +1665,51 @@ static void test_libcurl_client(void **state)
     fx_stop(f);
 }
 
+/* Peer uid allow-list: our own uid always passes; a listed uid passes; any
+ * other uid gets 403 even though the file mode let it connect. The refusal
+ * needs a second user: as root, a child process becomes `nobody`. */
+static void test_peer_uids(void **state)
+{
+    (void)state;
+    uid_t listed = 4242;
+    struct api_opts o = {.uids = &listed, .nuids = 1, .socket_mode = 0666};
+    struct fx *f = fx_start(&o);
+    struct resp r;
+    assert_int_equal(http(f, "GET", "/v1/modems", NULL, NULL, &r), 200);
+    resp_free(&r);
+    if (geteuid() != 0) {
+        fx_stop(f);
+        skip();
+        return;
+    }
+    assert_int_equal(chmod(f->dir, 0711), 0); /* mkdtemp's 0700 would stop nobody first */
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int st = -1;
+        if (setgid(65534) == 0 && setuid(65534) == 0) {
+            struct resp cr;
+            st = http(f, "POST", "/v1/messages", OK_BODY, NULL, &cr);
+            free(cr.body);
+        }
+        if (write(pfd[1], &st, sizeof(st)) != sizeof(st))
+            _exit(2);
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(read(pfd[0], &st, sizeof(st)), sizeof(st));
+    waitpid(pid, NULL, 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    assert_int_equal(st, 403);
+    /* Nothing was accepted from it. */
+    assert_int_equal(http(f, "GET", "/v1/messages", NULL, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "messages")), 0);
+    resp_free(&r);
+    fx_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1688,6 +1734,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_socket_group),
         cmocka_unit_test(test_libcurl_client),
+        cmocka_unit_test(test_peer_uids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
