@@ -710,11 +710,10 @@ static int lis_start(struct api_http *h, struct listener *l, int fd, unsigned co
 {
     l->h = h;
     l->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-                            NULL, on_access, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                            MHD_OPTION_CONNECTION_LIMIT, conn_max, MHD_OPTION_CONNECTION_TIMEOUT,
-                            timeout_s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                            MHD_OPTION_END);
+                            NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, l, MHD_OPTION_CONNECTION_LIMIT, conn_max,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_END);
     if (!l->d) {
         close(fd);
         return sg_errf(err, -EIO, "MHD_start_daemon failed");

@@ -477,9 +477,24 @@ static void test_helpers(void **state)
 
 /* ------------------------------------------------------------ transport */
 
+static int count_fds(void)
+{
+    int n = 0;
+    char path[64];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
 static void test_socket_file(void **state)
 {
     (void)state;
+    /* libuv keeps a process-wide signal pipe from the first loop on: count
+     * descriptors after one full start/stop. */
+    fx_stop(fx_start(NULL));
+    int fds = count_fds();
     struct fx *f = fx_start(NULL);
     struct stat st;
     assert_int_equal(stat(f->sock, &st), 0);
@@ -517,6 +532,7 @@ static void test_socket_file(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_int_not_equal(stat(path, &st), 0); /* removed on free */
     fx_stop(f);
+    assert_int_equal(count_fds(), fds); /* listen sockets, epoll fds, the loop: all closed */
 }
 
 static void test_routing_errors(void **state)
