@@ -127,13 +127,16 @@ static void *recv_main(void *arg)
     return NULL;
 }
 
-static void recv_start(struct receiver *rv)
+/* port 0: any free port. */
+static void recv_start_on(struct receiver *rv, int port)
 {
     memset(rv, 0, sizeof(*rv));
     rv->fail_seq = -1;
     pthread_mutex_init(&rv->mu, NULL);
     rv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
+    int one = 1;
+    setsockopt(rv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(rv->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(listen(rv->lfd, 16), 0);
@@ -143,6 +146,11 @@ static void recv_start(struct receiver *rv)
     struct timeval tv = {.tv_usec = 100000};
     setsockopt(rv->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     pthread_create(&rv->th, NULL, recv_main, rv);
+}
+
+static void recv_start(struct receiver *rv)
+{
+    recv_start_on(rv, 0);
 }
 
 static void recv_stop(struct receiver *rv)
@@ -376,6 +384,29 @@ static void test_give_up_after_retry_max(void **state)
     fx_stop(f);
 }
 
+/* The backend is down (connection refused) for a while, then comes back
+ * on the same port: the event is retried and arrives once, in order. */
+static void test_receiver_down_then_up(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start();
+    int port = f->rv.port;
+    recv_stop(&f->rv);
+    wh_start(f, 0);
+    int64_t s1 = append(f, "message.state", 1);
+    int64_t s2 = append(f, "message.state", 2);
+    double t0 = mono_s();
+    while (mono_s() - t0 < 0.4)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(api_webhook_cursor(f->w, 0), s1 - 1);
+    recv_start_on(&f->rv, port);
+    run_until(f, 2, 10);
+    assert_int_equal(f->rv.got[0].seq, s1);
+    assert_int_equal(f->rv.got[1].seq, s2);
+    assert_int_equal(api_webhook_cursor(f->w, 0), s2);
+    fx_stop(f);
+}
+
 static void test_refused_config(void **state)
 {
     (void)state;
@@ -395,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_delivery_in_order_signed),
         cmocka_unit_test(test_retry_with_backoff),
         cmocka_unit_test(test_give_up_after_retry_max),
+        cmocka_unit_test(test_receiver_down_then_up),
         cmocka_unit_test(test_refused_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
