@@ -534,6 +534,7 @@ static void h_submit(void *ud, struct api_req *req, const char *arg)
         return;
     }
     struct derr de = {0};
+    b->priority_len = SIZE_MAX; /* stays so when the field is absent */
     int rc = decode_fields(obj, submit_fields, sizeof(submit_fields) / sizeof(submit_fields[0]),
                            b, &de);
     json_decref(obj);
@@ -541,8 +542,13 @@ static void h_submit(void *ud, struct api_req *req, const char *arg)
         api_req_error(req, 400, de.code, de.field, "%s", de.msg);
         goto out;
     }
-    int prio = b->priority[0] ? store_prio_parse(b->priority) : STORE_PRIO_NORMAL;
-    if (prio < 0 || strlen(b->priority) != b->priority_len) {
+    if (b->text_len == 0) {
+        api_req_error(req, 400, "invalid_text", "text", "text is empty");
+        goto out;
+    }
+    bool has_prio = b->priority_len != SIZE_MAX;
+    int prio = has_prio ? store_prio_parse(b->priority) : STORE_PRIO_NORMAL;
+    if (prio < 0 || (has_prio && strlen(b->priority) != b->priority_len)) {
         api_req_error(req, 400, "invalid_priority", "priority",
                       "priority must be otp, urgent, normal or bulk");
         goto out;
