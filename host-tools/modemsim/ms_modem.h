@@ -131,7 +131,8 @@ enum ms_inject_mode { MS_INJECT_AUTO = 0, MS_INJECT_STORED, MS_INJECT_DIRECT };
 
 /* An SMS from `from` with UTF-8 `text` arrives, cut into parts when long.
  * Returns the number of parts delivered, or a negative code with err filled
- * (bad number, text too long, storage full). */
+ * (-EAGAIN not registered, -EINVAL bad number, -E2BIG text too long,
+ * -ENOSPC storage full). */
 int ms_modem_inject_sms(struct ms_modem *m, const char *from, const char *text,
                         enum ms_inject_mode mode, sg_ms now, struct sg_err *err);
 /* A status report for (mr, to) with TP-ST st arrives now, as the CNMI ds

@@ -265,6 +265,10 @@ int ms_modem_inject_sms(struct ms_modem *m, const char *from, const char *text,
 {
     if (!from || !text)
         return sg_errf(err, -EINVAL, "inject_sms: from and text are required");
+    /* No network, no SMS: the SMSC would keep it and retry later. */
+    if (m->reg_stat != 1 && m->reg_stat != 5)
+        return sg_errf(err, -EAGAIN, "inject_sms: not registered (CREG stat %d), retry later",
+                       m->reg_stat);
     struct pdu_deliver_opts o = {
         .smsc = m->smsc,
         .originator = from,

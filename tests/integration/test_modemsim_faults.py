@@ -220,6 +220,8 @@ def t_network():
         expect("\r\n+CREG: 2\r\n" in r, "lost URCs %r" % r)
         expect(p.cmd("AT+CSQ") == "\r\n+CSQ: 99,99\r\n\r\nOK\r\n", "CSQ while lost")
         expect(send(p) == "\r\n+CMS ERROR: 331\r\n", "send while lost")
+        r = sim.ctl({"cmd": "inject_sms", "from": "+33699887766", "text": "x"})
+        expect(not r["ok"] and "not registered" in r["error"], "inject while lost %r" % r)
         sim.ctl({"cmd": "network_regained"})
         r = p.read_until(rb'\+CEREG: 1,"1A2B","01C3F2A1",7\r\n', 1).decode()
         expect("\r\n+CREG: 1\r\n" in r, "regained URCs %r" % r)
