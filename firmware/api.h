@@ -10,7 +10,10 @@
  *     wait). opts.on_commit(ud, n) is called when n > 0 new messages were
  *     committed: kick the scheduler there. The 202s are sent from the
  *     commit callbacks, never before. api_flush() may also be called
- *     directly (it is a no-op when nothing waits).
+ *     directly (it is a no-op when nothing waits) and returns the count;
+ *     a daemon check handle started after api_new() runs before the api's
+ *     own (libuv runs the newest first), but on_commit does not depend on
+ *     that order.
  *   - api_notify_events(api, last_seq) after events were committed (the
  *     store's event hook): wakes long-polls on GET /v1/events.
  *   - api_free(api) at shutdown BEFORE queue_close()/store_close(): it
@@ -22,13 +25,13 @@
  *
  *   The store has ONE event hook; the daemon fans it out:
  *     static void on_events(void *ud, int64_t seq)
- *     { struct gw *gw = ud; api_notify_events(gw->api, seq); api_webhook_notify(gw->wh, seq); }
+ *     { struct gw *gw = ud; api_notify_events(gw->api, seq); webhook_notify(gw->webhook, seq); }
  *     store_set_event_hook(st, on_events, gw);
  *     struct api_opts ao = {.socket_path = cfg->api.socket, .socket_mode = cfg->api.socket_mode,
  *                           .socket_group = cfg->api.group, .default_cc = <queue's default_cc>,
  *                           .on_commit = kick_scheduler, .commit_ud = gw};
  *     api_new(&gw->loop, &ao, gw->log, gw->queue, gw->store, &provider, &gw->api, &err);
- *   and at shutdown: api_free(gw->api); api_webhook_free(gw->wh); then
+ *   and at shutdown: api_free(gw->api) (before the webhooks and the store); then
  *   queue_close/store_close; gw_free's final uv_run releases the handles.
  *
  * Endpoints:
