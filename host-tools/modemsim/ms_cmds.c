@@ -932,7 +932,9 @@ static void run_basic(struct ms_modem *m, const char **pp, struct out *o, enum r
     int v = 0;
     bool has_v = false;
     while (isdigit((unsigned char)*p)) {
-        v = v * 10 + (*p++ - '0');
+        if (v < 100000) /* E0000000001 is still E1; no overflow on long runs */
+            v = v * 10 + (*p - '0');
+        p++;
         has_v = true;
     }
     *pp = p;

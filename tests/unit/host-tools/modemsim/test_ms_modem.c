@@ -411,6 +411,85 @@ static void test_garbage_is_seeded(void **state)
     }
 }
 
+/* Seeded random host traffic, AT fragments mixed with noise, plus faults and
+ * injections at random times, for every profile: under ASan/UBSan nothing
+ * may crash, and output stays within its cap. */
+static const char *const fragments[] = {
+    "AT",
+    "\r",
+    "+CMGS=",
+    "23",
+    "+CNMI=2,1,0,1,0",
+    "+CPIN=\"1234\"",
+    "\x1a",
+    "\x1b",
+    "0031000B916407281553F80000AA0AE8329BFD4697D9EC37",
+    "+CMGR=1",
+    "+CMGL=4",
+    "+CMGD=0,4",
+    "+CPMS=\"SM\",\"ME\"",
+    "E1",
+    "+CFUN=1,1",
+    "+CSMS=1",
+    "+CNMA",
+    ";",
+    ",",
+    "\"",
+    "=?",
+    "?",
+    "+CREG=2",
+    "^CURC=0",
+    "+COPS=3,2",
+    "S3?",
+    "&F",
+    "D123;",
+};
+
+static void test_random_input_survives(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"sim800", "sim7600", "ec25", "huawei"};
+    uint64_t x = 0x1234567;
+    for (size_t pi = 0; pi < 12; pi++) { /* three rounds of the four profiles */
+        struct rig r;
+        struct ms_config c = base_cfg(names[pi % 4], &r);
+        c.pin = pi % 4 == 1 ? "1234" : NULL;
+        c.faults.cmgs_latency_ms = 30;
+        c.faults.latency_ms = pi % 4 == 2 ? 5 : 0;
+        rig_start(&r, &c);
+        for (int i = 0; i < 50000; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            unsigned k = (unsigned)(x >> 32);
+            if (k % 4 == 0) {
+                uint8_t b[8];
+                for (size_t j = 0; j < sizeof(b); j++)
+                    b[j] = (uint8_t)(x >> (8 * j));
+                ms_modem_input(r.m, b, 1 + k % 8, r.now);
+            } else {
+                type(&r, fragments[(k >> 8) % (sizeof(fragments) / sizeof(fragments[0]))]);
+            }
+            if (k % 97 == 0)
+                ms_modem_inject_sms(r.m, "+33699887766", "random inbound",
+                                    (enum ms_inject_mode)(k % 3), r.now, NULL);
+            if (k % 211 == 0)
+                ms_modem_status_report(r.m, (int)(k % 256), "+33612345678", 0, r.now, NULL);
+            if (k % 509 == 0)
+                ms_modem_faults(r.m)->reboot_mid_send = true;
+            if (k % 701 == 0)
+                ms_modem_network(r.m, k % 2, 2, r.now);
+            if (k % 887 == 0)
+                ms_modem_faults(r.m)->lose_ok = 2;
+            advance(&r, r.now + (sg_ms)(k % 40));
+            if (k % 3 == 0)
+                take(&r);
+        }
+        assert_true(ms_modem_stats(r.m)->commands > 100);
+        ms_modem_free(r.m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_lost_ok_and_silence),
         cmocka_unit_test(test_urc_inside_reply),
         cmocka_unit_test(test_garbage_is_seeded),
+        cmocka_unit_test(test_random_input_survives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
