@@ -26,7 +26,6 @@ struct req {
     char name[16]; /* "CREG", "^CURC" */
     int argc;
     char argv[ARGS_MAX][ARG_LEN];
-    bool quoted[ARGS_MAX];
 };
 
 enum res { R_OK, R_ERROR, R_UNKNOWN, R_CME, R_CMS, R_PENDING, R_TEXT };
@@ -867,38 +866,46 @@ bool ms_cmds_has(const struct ms_modem *m, const char *name)
 
 /* ------------------------------------------------------------ parsing */
 
-/* Splits "…=a,"b",,c" arguments; stops at ';' outside quotes. Returns the
- * position after the arguments. */
+/*
+ * Set arguments: <arg>[,<arg>…] up to ';' outside quotes; quotes are removed,
+ * spaces outside quotes dropped, empty arguments kept ("" = default).
+ * e.g. `"SM","SM",,` -> SM | SM | "" | "". At most ARGS_MAX arguments of
+ * ARG_LEN - 1 characters; the rest of a longer one is cut. Returns the
+ * position after the arguments.
+ */
 static const char *parse_args(const char *p, struct req *r)
 {
-    r->argc = 0;
     memset(r->argv, 0, sizeof(r->argv));
-    memset(r->quoted, 0, sizeof(r->quoted));
     size_t len = 0;
-    bool inq = false;
+    bool inq = false, full = false;
     r->argc = 1;
     for (; *p && (inq || *p != ';'); p++) {
         char c = *p;
-        int a = r->argc - 1;
         if (c == '"') {
             inq = !inq;
-            r->quoted[a] = true;
             continue;
         }
         if (!inq && c == ',') {
             if (r->argc < ARGS_MAX)
                 r->argc++;
+            else
+                full = true; /* arguments past the cap are ignored */
             len = 0;
             continue;
         }
-        if (!inq && c == ' ')
+        if ((!inq && c == ' ') || full)
             continue;
         if (len + 1 < ARG_LEN)
-            r->argv[a][len++] = c;
+            r->argv[r->argc - 1][len++] = c;
     }
     return p;
 }
 
+/*
+ * One V.250 basic command: <letter>[<digits>], &<letter>[<digits>],
+ * S<n>=<v>, S<n>?, or D<rest of line>. e.g. the "E0" and "V1" of "ATE0V1".
+ * Digits beyond 6 no longer change the value (no overflow).
+ */
 static void run_basic(struct ms_modem *m, const char **pp, struct out *o, enum res *res)
 {
     const char *p = *pp;
@@ -983,6 +990,11 @@ static void run_basic(struct ms_modem *m, const char **pp, struct out *o, enum r
     }
 }
 
+/*
+ * One extended command: +NAME, ^NAME (Huawei), $NAME, #NAME or %NAME, then
+ * "=?" (test), "?" (read), "=<args>" (set) or nothing (exec), up to ';'.
+ * e.g. `+CNMI=2,1,0,1,0`, `^CURC?`, `+CSQ`. Names are case-insensitive.
+ */
 static enum res run_extended(struct ms_modem *m, const char **pp, struct out *o, struct req *r,
                              sg_ms now)
 {
@@ -1089,6 +1101,11 @@ static const char *final_text(struct ms_modem *m, enum res res, const struct out
     return m->final_buf;
 }
 
+/*
+ * The text after "AT": commands one after the other, extended ones separated
+ * by ';' (e.g. "E0;+CMEE=1", "+CGMI;+CGMM", "E0V1"). The first failure stops
+ * the line and is its final result.
+ */
 const char *ms_cmds_run(struct ms_modem *m, const char *cmd, struct ms_buf *reply, sg_ms now)
 {
     struct out o = {.reply = reply};
