@@ -105,6 +105,7 @@ static void usage(FILE *f)
         "  --mr-start N          first TP-MR handed out, 0..255 (default 0; it wraps at 255)\n"
         "  --prompt STYLE        AT+CMGS prompt: 'space' = CR LF '> ' (every profile's),\n"
         "                        'crlf' = CR LF '>' CR LF (SIMCom SIM7670G, gammu #1176)\n"
+        "  --urc-crcrlf          end URCs with CR CR LF (a SIM7600 quirk, REFERENCE §6-7)\n"
         "  --cnma-timeout-ms N   CSMS=1: unacknowledged +CMT resets CNMI (default 15000)\n"
         "faults (also at runtime through the control socket):\n"
         "  --latency-ms N        delay before every reply\n"
@@ -168,6 +169,7 @@ enum {
     O_SMSC,
     O_SR_DELAY,
     O_SR_STATUS,
+    O_URC_CRCRLF,
     O_URC_PERIOD,
 };
 
@@ -202,6 +204,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         {"smsc", required_argument, NULL, O_SMSC},
         {"sr-delay-ms", required_argument, NULL, O_SR_DELAY},
         {"sr-status", required_argument, NULL, O_SR_STATUS},
+        {"urc-crcrlf", no_argument, NULL, O_URC_CRCRLF},
         {"urc-period-ms", required_argument, NULL, O_URC_PERIOD},
         {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -312,6 +315,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             break;
         case O_SR_STATUS:
             c->sr_status = (int)num_arg("--sr-status", optarg, 0, 255);
+            break;
+        case O_URC_CRCRLF:
+            c->urc_crcrlf = true;
             break;
         case O_URC_PERIOD:
             c->urc_period_ms = num_arg("--urc-period-ms", optarg, 10, day);

@@ -87,8 +87,8 @@ struct ms_modem {
     uint8_t prev_in;         /* autobaud: last byte seen before sync */
     char final_buf[64];
     char mid_urc[MS_URC_TEXT_MAX];
-        /* goes inside the next reply ("" = none) */ /* final result text built by ms_cmds_run */
-    struct ms_buf urc_hold;                          /* URCs held while the host types a PDU */
+    /* goes inside the next reply ("" = none) */ /* final result text built by ms_cmds_run */
+    struct ms_buf urc_hold;                      /* URCs held while the host types a PDU */
 
     /* timers */
     struct ms_timer timers[MS_TIMERS_MAX];

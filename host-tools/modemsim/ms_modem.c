@@ -110,12 +110,13 @@ void ms_urc(struct ms_modem *m, const char *line)
         return;
     if (m->prof->autobaud && !m->synced)
         return;
+    const char *end = m->cfg.urc_crcrlf ? "\r\r\n" : "\r\n";
     if (m->mode == MS_IN_PDU || m->executing) {
-        ms_buf_addf(&m->urc_hold, "\r\n%s\r\n", line);
+        ms_buf_addf(&m->urc_hold, "\r\n%s%s", line, end);
         return;
     }
     char tmp[MS_URC_TEXT_MAX + 8];
-    int n = snprintf(tmp, sizeof(tmp), "\r\n%s\r\n", line);
+    int n = snprintf(tmp, sizeof(tmp), "\r\n%s%s", line, end);
     if (n > 0)
         ms_emit(m, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }

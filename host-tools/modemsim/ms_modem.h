@@ -65,6 +65,7 @@ struct ms_config {
     const char *prompt; /* NULL: the profile's; else the bytes sent after AT+CMGS
                          * (static storage, e.g. "\r\n>\r\n" as a SIM7670G sends) */
     int mr_start;       /* first TP-MR; < 0: the profile's */
+    bool urc_crcrlf;    /* URCs end CR CR LF, as some SIM7600 URCs do */
     sg_ms wall_offset;  /* wall ms = now + wall_offset (logs, SCTS) */
     struct ms_faults faults;
     /* One JSON object per line, without the newline; the line is only valid

@@ -318,7 +318,7 @@ def t_mr_wrap_and_reports():
 
 
 def t_prompt_variant_and_mr_start():
-    sim, p = start("sim7600", "--prompt", "crlf", "--mr-start", "255")
+    sim, p = start("sim7600", "--prompt", "crlf", "--mr-start", "255", "--urc-crcrlf")
     try:
         for mr in (255, 0):
             p.write("AT+CMGS=23\r")
@@ -326,6 +326,8 @@ def t_prompt_variant_and_mr_start():
             p.write(SUBMIT + "\x1a")
             r = p.read_until(rb"OK\r\n").decode()
             expect(r == "\r\n+CMGS: %d\r\n\r\nOK\r\n" % mr, "MR %d: %r" % (mr, r))
+        sim.ctl({"cmd": "urc", "text": "VOICE CALL: END: 000012"})
+        expect(p.read_for(0.3) == b"\r\nVOICE CALL: END: 000012\r\r\n", "CR CR LF URC")
     finally:
         sim.stop()
 
