@@ -139,12 +139,11 @@ static uint32_t sched_random(void *ud)
     return randombytes_random();
 }
 
-/* Runs after each round of I/O: every submit read this turn is committed in
- * one transaction, then the scheduler sees the new messages. */
-static void on_flush(uv_check_t *h)
+/* The API group-commits the submits of each loop turn; new messages wake
+ * the scheduler at once. */
+static void on_commit(void *ud, int n)
 {
-    struct gw *gw = h->data;
-    int n = api_flush(gw->api);
+    struct gw *gw = ud;
     if (n > 0)
         sched_kick(gw->sched, sg_clock_wall_ms());
 }
@@ -303,15 +302,14 @@ static int engine_start(struct gw *gw, struct sg_err *err)
         .dest_limit = {.rate_per_min = c->api.destination_rate_per_min,
                        .burst = c->api.destination_burst},
         .default_cc = c->default_cc,
+        .on_commit = on_commit,
+        .commit_ud = gw,
     };
     struct api_provider prov;
     gw_provider(gw, &prov);
     rc = api_new(&gw->loop, &ao, gw->log, gw->queue, gw->store, &prov, &gw->api, err);
     if (rc)
         return rc;
-    uv_check_init(&gw->loop, &gw->flush);
-    gw->flush.data = gw;
-    uv_check_start(&gw->flush, on_flush);
     uv_timer_init(&gw->loop, &gw->purge_timer);
     gw->purge_timer.data = gw;
     uv_timer_start(&gw->purge_timer, on_purge, PURGE_BUSY_MS, 0);

@@ -38,7 +38,6 @@ struct gw_port {
 struct gw {
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
-    uv_check_t flush;               /* group commit once per loop turn */
     uv_timer_t sched_timer;         /* sched's single wake-up */
     uv_timer_t purge_timer;         /* retention, in small batches */
     struct gw_opts opts;
