@@ -369,11 +369,17 @@ static void dispatch(struct sched *s, sg_ms now)
                     i--;
                     continue;
                 }
-                if (rr.retry_at != SG_MS_NEVER && rr.reason != ROUTE_BUSY) {
-                    queue_defer(s->o.queue, s->msg.id, rr.retry_at, route_reason_name(rr.reason),
-                                now, &err);
-                    if (rr.retry_at < wake)
-                        wake = rr.retry_at;
+                sg_ms until = rr.retry_at;
+                /* No SIM present may carry it (prefix rules, disabled SIMs):
+                 * look again later rather than at every dispatch, so such
+                 * messages cannot fill the scan window and hide the rest. */
+                if (rr.reason == ROUTE_PREFIX || rr.reason == ROUTE_DISABLED)
+                    until = now + SCHED_UNROUTABLE_RECHECK_MS;
+                if (until != SG_MS_NEVER && rr.reason != ROUTE_BUSY) {
+                    queue_defer(s->o.queue, s->msg.id, until, route_reason_name(rr.reason), now,
+                                &err);
+                    if (until < wake)
+                        wake = until;
                 }
                 continue;
             }

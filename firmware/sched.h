@@ -46,6 +46,7 @@
 #define SCHED_PREFIXES_MAX 16      /* allow / deny prefixes per SIM */
 #define SCHED_SCAN_MAX 64          /* due messages examined per dispatch */
 #define SCHED_EXCL_MAX 256         /* messages with per-message SIM exclusions */
+#define SCHED_UNROUTABLE_RECHECK_MS 30000  /* no present SIM may carry it: look again then */
 #define SCHED_DLR_WINDOW_DEFAULT_MS ((sg_ms)3 * 24 * 3600 * 1000)
 #define SCHED_REASM_TIMEOUT_DEFAULT_MS ((sg_ms)600 * 1000)
 
