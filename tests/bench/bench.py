@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 
-ROOT = os.environ.get("SG_ROOT", os.getcwd())
+ROOT = os.environ.get("SG_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import sglib  # noqa: E402  (the integration tests' harness, shared on purpose)
 
@@ -438,6 +439,43 @@ def bench_rss(args, h):
     }
 
 
+def strace_counts(path):
+    """(epoll_wait returns, of which timeouts, read() calls by fd) in an
+    `strace -f -tt` output file."""
+    ret = timeouts = 0
+    reads = {}
+    with open(path) as f:
+        for line in f:
+            if "<unfinished" in line:
+                continue
+            if "epoll_wait(" in line or "epoll_pwait(" in line or \
+                    "epoll_wait resumed" in line or "epoll_pwait resumed" in line:
+                ret += 1
+                timeouts += line.rstrip().endswith("= 0")
+            elif " read(" in line:
+                fd = line.split("read(", 1)[1].split(",", 1)[0]
+                reads[fd] = reads.get(fd, 0) + 1
+    return ret, timeouts, reads
+
+
+def fsync_probe(d, n=50):
+    """fdatasync latency of the state directory's disk (4 KiB appends), ms:
+    every accept and every state change of a send waits for one."""
+    path = os.path.join(d, "fsync-probe")
+    lat = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            lat.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return {"p50_ms": round(pct(lat, 50), 3), "p99_ms": round(pct(lat, 99), 3)}
+
+
 def bench_idle(args, h):
     m1 = h.modemsim("i1", "sim800")
     m2 = h.modemsim("i2", "ec25")
@@ -462,16 +500,7 @@ def bench_idle(args, h):
         time.sleep(secs)
         p.terminate()
         p.wait(timeout=10)
-        ret, reads, timeouts = 0, {}, 0
-        with open(out) as f:
-            for line in f:
-                if "epoll_wait(" in line or "epoll_pwait(" in line:
-                    if "resumed>" in line or "= " in line and "<unfinished" not in line:
-                        ret += 1
-                        timeouts += line.rstrip().endswith("= 0")
-                elif " read(" in line and "<unfinished" not in line:
-                    fd = line.split("read(", 1)[1].split(",", 1)[0]
-                    reads[fd] = reads.get(fd, 0) + 1
+        ret, timeouts, reads = strace_counts(out)
         res["strace_seconds"] = secs
         res["strace_epoll_returns"] = ret
         res["strace_epoll_timeouts"] = timeouts
@@ -557,6 +586,8 @@ def main():
                     "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0],
                     "build": sglib.BUILD, "targets": TARGETS},
            "errors": {}}
+    with sglib.Harness() as h:
+        res["meta"]["fdatasync_start"] = fsync_probe(h.dir)
     plan = [("1", "pickup", lambda: run_in_harness(bench_pickup, args)),
             ("2", "utilisation", lambda: bench_util(args, sglib.Harness)),
             ("3", "otp", lambda: run_in_harness(bench_otp, args)),
@@ -575,6 +606,8 @@ def main():
             res["errors"][name] = "%s: %s" % (type(e).__name__, e)
         sys.stderr.write("bench: %s done in %.1fs\n" % (name, time.monotonic() - t0))
     res["meta"]["loadavg_end"] = os.getloadavg()[0]
+    with sglib.Harness() as h:
+        res["meta"]["fdatasync_end"] = fsync_probe(h.dir)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=2)
         f.write("\n")
