@@ -88,7 +88,9 @@ static void usage(FILE *f)
         "answers identity, SIM, network and SMS commands (PDU mode) like the real module.\n"
         "Every PDU the host sends with AT+CMGS is logged to --log as one JSON line:\n"
         "  {\"t\":unix_ms,\"profile\":..,\"pdu\":hex,\"len\":n,\"mr\":n|null,\"result\":\"ok|cms "
-        "N|reboot|cancel\"}\n"
+        "N|reboot|cancel\",\"cmgs_us\":unix_us}\n"
+        "(t: the PDU's Ctrl-Z; cmgs_us: the read() that brought the first byte of its\n"
+        "AT+CMGS= line, or a later one when that byte waited behind a slow reply)\n"
         "\n"
         "  --profile NAME        modem to play: %s\n"
         "  --link PATH           symlink to the pty slave (re-pointed on replug)\n"
@@ -610,8 +612,12 @@ static void loop(struct sim *s, const sigset_t *waitmask)
         if (s->master >= 0 && (p[1].revents & POLLIN)) {
             uint8_t buf[1024];
             ssize_t n = read(s->master, buf, sizeof(buf));
-            if (n > 0)
+            if (n > 0) {
+                struct timespec wt;
+                clock_gettime(CLOCK_REALTIME, &wt);
+                ms_modem_stamp_input(s->m, (int64_t)wt.tv_sec * 1000000 + wt.tv_nsec / 1000);
                 ms_modem_input(s->m, buf, (size_t)n, now);
+            }
         }
         if (p[0].revents & POLLIN)
             accept_client(s);

@@ -77,6 +77,13 @@ struct ms_modem {
     size_t pdu_len;
     bool pdu_overflow;
     int cmgs_len;      /* <length> of the AT+CMGS in progress */
+    /* Wall-clock UTC microseconds (0 = not stamped): of the read() whose
+     * bytes are being processed, of the first byte of the current command
+     * line, and of the AT+CMGS= line of the send in progress ("cmgs_us" in
+     * the PDU log, for latency benchmarks). */
+    int64_t in_wall_us;
+    int64_t line_start_us;
+    int64_t cmgs_us;
     bool reboot_armed; /* reboot_mid_send fires on the first PDU byte */
     struct ms_buf out;
     struct ms_buf held;      /* reply waiting for its latency */

@@ -358,9 +358,10 @@ void ms_log_pdu(struct ms_modem *m, sg_ms now, const char *hex, int len, int mr,
 {
     if (!m->cfg.log)
         return;
-    json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:o,s:s}", "t", (json_int_t)ms_wall(m, now), "profile",
-                          m->prof->name, "pdu", hex, "len", len, "mr",
-                          mr >= 0 ? json_integer(mr) : json_null(), "result", result);
+    json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:o,s:s,s:o}", "t", (json_int_t)ms_wall(m, now),
+                          "profile", m->prof->name, "pdu", hex, "len", len, "mr",
+                          mr >= 0 ? json_integer(mr) : json_null(), "result", result, "cmgs_us",
+                          m->cmgs_us > 0 ? json_integer((json_int_t)m->cmgs_us) : json_null());
     if (!o)
         return;
     char *s = json_dumps(o, JSON_COMPACT);
@@ -410,6 +411,8 @@ static void echo_byte(struct ms_modem *m, uint8_t c)
 
 static void cmd_byte(struct ms_modem *m, uint8_t c, sg_ms now)
 {
+    if (m->line_len == 0)
+        m->line_start_us = m->in_wall_us; /* the last one before the line grows wins */
     if (m->prof->autobaud && !m->synced) {
         /* The rate detector locks on "AT" or "at"; everything before is
          * lost, and the AT itself is then taken as typed. */
@@ -463,6 +466,11 @@ static void process(struct ms_modem *m, sg_ms now)
     }
     memmove(m->in, m->in + i, m->in_len - i);
     m->in_len -= i;
+}
+
+void ms_modem_stamp_input(struct ms_modem *m, int64_t wall_us)
+{
+    m->in_wall_us = wall_us;
 }
 
 void ms_modem_input(struct ms_modem *m, const uint8_t *buf, size_t n, sg_ms now)

@@ -93,6 +93,10 @@ void ms_modem_free(struct ms_modem *m);
 
 /* Feeds bytes written by the host. */
 void ms_modem_input(struct ms_modem *m, const uint8_t *buf, size_t n, sg_ms now);
+/* Wall-clock UTC microseconds of the read() that delivered the next
+ * ms_modem_input bytes; the PDU log's "cmgs_us" comes from it (null when
+ * never stamped). The modem itself reads no clock. */
+void ms_modem_stamp_input(struct ms_modem *m, int64_t wall_us);
 /* Runs the timers due at `now`. */
 void ms_modem_tick(struct ms_modem *m, sg_ms now);
 /* Earliest time ms_modem_tick has something to do, or SG_MS_NEVER. */

@@ -58,6 +58,7 @@ int ms_sms_cmgs_start(struct ms_modem *m, int len, sg_ms now)
     m->pdu_len = 0;
     m->pdu_overflow = false;
     m->cmgs_len = len;
+    m->cmgs_us = m->line_start_us;
     if (m->faults.reboot_mid_send) {
         m->faults.reboot_mid_send = false;
         m->reboot_armed = true;
