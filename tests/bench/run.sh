@@ -18,6 +18,10 @@ if [ ! "$O/bench/loadgen" -nt "$ROOT/tests/bench/loadgen.c" ]; then
     ${CC:-cc} -std=gnu11 -O2 -g -D_GNU_SOURCE $WARN -pthread \
         -o "$O/bench/loadgen" "$ROOT/tests/bench/loadgen.c"
 fi
+if [ ! "$O/bench/slowsync.so" -nt "$ROOT/tests/bench/slowsync.c" ]; then
+    ${CC:-cc} -std=gnu11 -O2 -D_GNU_SOURCE $WARN -shared -fPIC \
+        -o "$O/bench/slowsync.so" "$ROOT/tests/bench/slowsync.c" -ldl
+fi
 cd "$ROOT"
 exec env SG_BUILD="$O" SG_ROOT="$ROOT" /usr/bin/python3 tests/bench/bench.py \
-    --loadgen "$O/bench/loadgen" --out "$ROOT/tests/bench/results.json" "$@"
+    --loadgen "$O/bench/loadgen" --slowsync "$O/bench/slowsync.so" --out "$ROOT/tests/bench/results.json" "$@"
