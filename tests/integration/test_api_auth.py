@@ -1,10 +1,11 @@
 """Who may talk to the API (issue 6), against the real daemon: the Unix
-socket's mode, peer uid/pid logged with every write request, and the
+socket's mode and group, peer uid/pid logged with every write request, and the
 optional TCP listener that wants `Authorization: Bearer <token>` (401 with
 WWW-Authenticate otherwise, either of two configured tokens accepted, a
 token never written to the log). Tokens shorter than 32 characters keep the
 daemon from starting.
 """
+import grp
 import http.client
 import json
 import os
@@ -54,12 +55,16 @@ def test(h):
     m1 = h.modemsim("m1", "sim800")
     d = h.daemon([(m1, "sim800")])
     port = free_port()
-    api_conf(d, socket_mode="0600", tcp_listen="127.0.0.1:%d" % port, tokens=[TOKEN_A, TOKEN_B])
+    group = grp.getgrnam("nogroup")
+    api_conf(d, socket_mode="0640", group="nogroup", tcp_listen="127.0.0.1:%d" % port,
+             tokens=[TOKEN_A, TOKEN_B])
     d.start()
 
-    mode = stat.S_IMODE(os.stat(d.sock).st_mode)
-    check(stat.S_ISSOCK(os.stat(d.sock).st_mode) and mode == 0o600,
-          "socket mode %o, configured 0600" % mode)
+    st = os.stat(d.sock)
+    check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640,
+          "socket mode %o, configured 0640" % stat.S_IMODE(st.st_mode))
+    check(st.st_gid == group.gr_gid, "socket group %d, configured nogroup (%d)" % (
+        st.st_gid, group.gr_gid))
 
     # Unix socket: no token needed; the write is logged with our uid and pid.
     r = req(d, "POST", "/v1/messages", {"to": "+33612345678", "text": "over the socket"})
