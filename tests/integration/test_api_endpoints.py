@@ -1,7 +1,8 @@
 """Every API endpoint's happy path and answer shape (issue 6), against the
 real daemon on its real Unix socket, with two modemsims (SIM800, EC25):
 submit (GSM-7, UCS-2 for Cyrillic and emoji, multipart), read back with the
-SIM and TP-MR of each part checked against modemsim's own log, paging by
+SIM and TP-MR of each part checked against modemsim's own log, a status
+report taking a message to delivered, paging by
 cursor without duplicates or holes, status and since filters, cancel of a
 queued message and 409 for one already handed to a modem, modems, SIMs,
 inbox (an SMS injected at the modem), metrics, and health both ways (200
@@ -127,6 +128,23 @@ def check_message(d, mid, text, nparts, iccid, logs):
     check(h[1]["modem"] == m["modem"] and h[2]["modem"] == m["modem"], "history modem: %r" % h)
     check(all(TIME_RE.match(x["at"]) for x in h) and [x["at"] for x in h] == sorted(
         x["at"] for x in h), "history times: %r" % h)
+
+
+def check_delivered(d, iccid):
+    """status_report: true -> the modem's report moves it to delivered."""
+    b = submit(d, {"to": "+33612345678", "text": "Report back please", "priority": "urgent",
+                   "status_report": True, "ttl": 600})
+    m = wait_status(d, b["id"], "delivered", 15)
+    check(m["status_report"] is True and m["ttl"] == 600 and m["priority"] == "urgent",
+          "message fields: %r" % m)
+    p = m["parts"][0]
+    check(p["status"] == "delivered" and p["dlr_status"] == 0 and TIME_RE.match(p["dlr_at"] or "")
+          and p["dlr_at"] >= p["sent_at"], "part after the report: %r" % p)
+    check(p["iccid"] == iccid[p["modem"]], "part SIM: %r" % p)
+    h = [(x["from"], x["to"]) for x in m["history"]]
+    check(h == [(None, "queued"), ("queued", "sending"), ("sending", "sent"),
+                ("sent", "delivered")], "history: %r" % h)
+    return b["id"]
 
 
 def page_all(d, query, limit, after=None):
@@ -317,6 +335,7 @@ def test(h):
     logs = {"m1": m1.received, "m2": m2.received}
     for mid, text, nparts in check_submit_shapes(d):
         check_message(d, mid, text, nparts, iccid, logs)
+    delivered = check_delivered(d, iccid)
     batch = check_paging(d)
     canceled = check_cancel(d, m1, m2)
     check_inbox(d, m1, iccid)
@@ -328,26 +347,27 @@ def test(h):
         s = sims[iccid[mid]]
         check(s["sent_today"] == acked[mid], "%s sent_today %r, modemsim acked %d" % (
             mid, s["sent_today"], acked[mid]))
-    check(sum(acked.values()) == 5 + 2 + 25 + 2, "parts acked: %r" % acked)
+    check(sum(acked.values()) == 5 + 2 + 1 + 25 + 2, "parts acked: %r" % acked)
 
     s = metrics(d)
     listed = d.get("/v1/messages?limit=1000").json()["messages"]
-    for st in ("queued", "sending", "sent", "canceled", "failed"):
+    for st in ("queued", "sending", "sent", "delivered", "canceled", "failed"):
         n = sum(1 for m in listed if m["status"] == st)
         check(m_get(s, "simgate_messages", state=st) == n,
               "metrics messages{state=%s} %r, list says %d" % (
                   st, m_get(s, "simgate_messages", state=st), n))
     check(m_get(s, "simgate_messages", state="canceled") == 1, "one canceled")
     check(m_get(s, "simgate_messages", state="sent") == 5 + 25 + 2, "sent count")
+    check(m_get(s, "simgate_messages", state="delivered") == 1, "delivered count")
     for p in ("otp", "urgent", "normal", "bulk"):
         check(m_get(s, "simgate_queue_depth", priority=p) == 0, "queue empty at the end: %s" % p)
     for x in ("m1", "m2"):
         check(m_get(s, "simgate_modem_state", modem=x, state="ready") == 1, "%s ready" % x)
         check(m_get(s, "simgate_modem_ready", modem=x) == 1, "%s ready gauge" % x)
         check(m_get(s, "simgate_modem_signal_dbm", modem=x) is not None, "%s signal" % x)
-    check((m_get(s, "simgate_api_responses_total", code="202") or 0) >= 5 + 25 + 3,
+    check((m_get(s, "simgate_api_responses_total", code="202") or 0) >= 5 + 1 + 25 + 3,
           "202s counted")
-    check(batch and canceled, "sections ran")
+    check(batch and canceled and delivered, "sections ran")
     d.stop()
 
     check_unhealthy(h)
