@@ -3,9 +3,10 @@ real daemon on its real Unix socket, with two modemsims (SIM800, EC25):
 submit (GSM-7, UCS-2 for Cyrillic and emoji, multipart), read back with the
 SIM and TP-MR of each part checked against modemsim's own log, a status
 report taking a message to delivered, paging by cursor without duplicates
-or holes, status and since filters, cancel of a queued message and 409 for one already handed to a modem, modems, SIMs,
-inbox (an SMS injected at the modem), metrics, and health both ways (200
-with ready modems; 503 with reasons when the only modem's port is missing).
+or holes, status and since filters, cancel of a queued message and 409 for
+one already handed to a modem, modems, SIMs, inbox (an SMS injected at the
+modem), metrics, and health both ways (200 with ready modems; 503 with
+reasons when the only modem's port is missing).
 """
 import calendar
 import os
