@@ -653,6 +653,15 @@ static int collect(void *ud, const struct store_msg *m)
     return ids->n == RECOVER_PAGE;
 }
 
+#define RECOVER_RETRY_CAUSE "restart while sending: retrying"
+
+static int count_restarts(void *ud, const struct store_hist *h)
+{
+    if (strcmp(h->cause, RECOVER_RETRY_CAUSE) == 0)
+        (*(int *)ud)++;
+    return 0;
+}
+
 static int recover_one(struct queue *q, int64_t id, sg_ms now, struct queue_recovery *out,
                        struct sg_err *err)
 {
@@ -660,10 +669,28 @@ static int recover_one(struct queue *q, int64_t id, sg_ms now, struct queue_reco
     struct store_msg *m = load(q, id, &rc, err);
     if (!m)
         return rc;
+    /* "A duplicate code beats no code" allows one duplicate, not one per
+     * crash: a message already resent after a restart and caught in
+     * `sending` again may have reached a modem twice, so it is reported
+     * unknown rather than sent a third time. */
+    int resent = 0;
     if (q->o.recover[m->prio] == QUEUE_RECOVER_RETRY) {
+        rc = store_history(q->st, id, count_restarts, &resent, err);
+        if (rc < 0) {
+            free(m);
+            return rc;
+        }
+    }
+    if (q->o.recover[m->prio] == QUEUE_RECOVER_RETRY && resent > 0) {
+        rc = move_simple(q, m, STORE_UNKNOWN,
+                         "restart while sending again: outcome unknown (already resent once)",
+                         now, err);
+        if (rc == 0)
+            out->unknown++;
+    } else if (q->o.recover[m->prio] == QUEUE_RECOVER_RETRY) {
         /* The interrupted attempt was counted by queue_mark_sending. */
         struct move mv = {.to = STORE_QUEUED, .mr = -1, .next_attempt_at = now,
-                          .cause = "restart while sending: retrying"};
+                          .cause = RECOVER_RETRY_CAUSE};
         rc = move(q, m, &mv, now, err);
         if (rc == 0)
             rc = store_parts_reset(q->st, id, err);

@@ -796,6 +796,30 @@ static void test_crash_recovery_retries_otp_urgent_and_reports_the_rest(void **s
     assert_consistent(fx);
 }
 
+/* Killed while sending an OTP, restarted, killed again while resending it:
+ * the code may already have reached the phone twice, so it is reported
+ * unknown instead of going out a third time. */
+static void test_crash_recovery_resends_only_once(void **state)
+{
+    struct fx *fx = *state;
+    struct sg_err err;
+    struct queue_via via = {.modem = "m2", .iccid = "8933012222222222222"};
+    int64_t id = put_in_sending(fx, STORE_PRIO_OTP, T0);
+    struct queue_recovery r;
+    assert_int_equal(queue_recover(fx->q, T0 + 60 * SEC, &r, &err), 0);
+    assert_int_equal(r.requeued, 1);
+    assert_int_equal(queue_mark_sending(fx->q, id, &via, T0 + 61 * SEC, &err), 0);
+    fx_close(fx);
+    fx_open(fx);
+    assert_int_equal(queue_recover(fx->q, T0 + 62 * SEC, &r, &err), 0);
+    assert_int_equal(r.requeued, 0);
+    assert_int_equal(r.unknown, 1);
+    assert_int_equal(state_of(fx, id), STORE_UNKNOWN);
+    struct evs v = events_of(fx, id);
+    assert_non_null(strstr(v.last, "already resent once"));
+    assert_consistent(fx);
+}
+
 static void test_crash_recovery_rules_are_configurable(void **state)
 {
     struct fx *fx = *state;
@@ -1074,6 +1098,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_crash_recovery_retries_otp_urgent_and_reports_the_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_recovery_resends_only_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_recovery_rules_are_configurable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crash_recovery_of_many_pages, setup, teardown),
