@@ -372,6 +372,28 @@ static void prov_metrics(void *ud, struct api_metrics *m)
         api_metrics_printf(m, "simgate_sim_sends_total{iccid=\"%s\",result=\"failed\"} %llu\n",
                            v[i].iccid, (unsigned long long)v[i].sends_failed);
     }
+    struct sched_metrics sm;
+    sched_metrics(gw->sched, &sm);
+    api_metrics_printf(m, "# HELP simgate_send_errors_total Failed sends by SIM, error code "
+                          "(-1: timeouts and others) and class.\n"
+                          "# TYPE simgate_send_errors_total counter\n");
+    for (size_t i = 0; i < sm.nerr; i++)
+        api_metrics_printf(m, "simgate_send_errors_total{iccid=\"%s\",code=\"%d\",class=\"%s\"} %llu\n",
+                           sm.err[i].iccid, sm.err[i].code, sm.err[i].cls,
+                           (unsigned long long)sm.err[i].n);
+    api_metrics_printf(m, "# HELP simgate_dlr_latency_seconds From the modem accepting a part "
+                          "to its delivered status report.\n"
+                          "# TYPE simgate_dlr_latency_seconds histogram\n");
+    for (size_t b = 0; b < SCHED_DLR_BUCKETS; b++) {
+        if (b + 1 == SCHED_DLR_BUCKETS)
+            api_metrics_printf(m, "simgate_dlr_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+                               (unsigned long long)sm.dlr_count[b]);
+        else
+            api_metrics_printf(m, "simgate_dlr_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                               sm.dlr_le[b], (unsigned long long)sm.dlr_count[b]);
+    }
+    api_metrics_printf(m, "simgate_dlr_latency_seconds_sum %.3f\nsimgate_dlr_latency_seconds_count %llu\n",
+                       sm.dlr_sum_s, (unsigned long long)sm.dlr_total);
     unsigned nw = gw->webhook ? webhook_count(gw->webhook) : 0;
     if (nw == 0)
         return;

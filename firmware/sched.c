@@ -68,6 +68,11 @@ struct sched {
     struct pdu_decoded pdu;                /* scratch: one decoded PDU */
     struct store_inbound in;               /* scratch: one inbound row */
     struct store_msg msg;                  /* scratch: one message row (8 KiB of text) */
+    struct sched_err_count errs[SCHED_ERRKEYS_MAX];
+    size_t nerrs;
+    uint64_t dlr_bucket[SCHED_DLR_BUCKETS];        /* not cumulative */
+    uint64_t dlr_total;
+    double dlr_sum_s;
     bool in_kick;                          /* a send_done inside a kick must not recurse */
     bool kick_again;
     sg_ms armed_at;
@@ -464,6 +469,58 @@ static enum retry_class classify(const struct modem_send_result *r)
     return RETRY_CLASS_UNCLASSIFIED;
 }
 
+static void count_error(struct sched *s, const char *iccid, int code, enum retry_class cls)
+{
+    for (size_t i = 0; i < s->nerrs; i++)
+        if (s->errs[i].code == code && strcmp(s->errs[i].iccid, iccid) == 0) {
+            s->errs[i].n++;
+            return;
+        }
+    if (s->nerrs == SCHED_ERRKEYS_MAX) {
+        code = -1;
+        for (size_t i = 0; i < s->nerrs; i++)
+            if (s->errs[i].code == -1 && strcmp(s->errs[i].iccid, iccid) == 0) {
+                s->errs[i].n++;
+                return;
+            }
+        s->errs[s->nerrs - 1].n++; /* the table is full of distinct pairs: lump in */
+        return;
+    }
+    struct sched_err_count *e = &s->errs[s->nerrs++];
+    snprintf(e->iccid, sizeof(e->iccid), "%s", iccid);
+    e->code = code;
+    e->cls = retry_class_name(cls);
+    e->n = 1;
+}
+
+static const double dlr_le[SCHED_DLR_BUCKETS] = {1, 5, 10, 30, 60, 300, 900, 3600, 1e300};
+
+static void count_dlr(struct sched *s, sg_ms latency)
+{
+    double sec = latency > 0 ? (double)latency / 1000.0 : 0;
+    size_t b = 0;
+    while (b + 1 < SCHED_DLR_BUCKETS && sec > dlr_le[b])
+        b++;
+    s->dlr_bucket[b]++;
+    s->dlr_total++;
+    s->dlr_sum_s += sec;
+}
+
+void sched_metrics(const struct sched *s, struct sched_metrics *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->nerr = s->nerrs;
+    out->err = s->errs;
+    out->dlr_le = dlr_le;
+    uint64_t acc = 0;
+    for (size_t b = 0; b < SCHED_DLR_BUCKETS; b++) {
+        acc += s->dlr_bucket[b];
+        out->dlr_count[b] = acc;
+    }
+    out->dlr_total = s->dlr_total;
+    out->dlr_sum_s = s->dlr_sum_s;
+}
+
 /* Errors about the destination say nothing about the SIM's health. */
 static bool counts_against_sim(enum retry_class c)
 {
@@ -503,6 +560,7 @@ static void job_fail(struct sched *s, size_t slot, const struct modem_send_resul
     struct retry_decision d;
     retry_decide(&s->o.retry, &in, &d);
 
+    count_error(s, iccid, r->code, cls);
     if (sm) {
         sm->sends_failed++;
         if (counts_against_sim(cls))
@@ -669,6 +727,8 @@ void sched_report(struct sched *s, size_t slot, int index, const char *pdu_hex, 
             free(c);
             return;
         }
+        if (dlr_classify(s->pdu.st).state == DLR_PART_DELIVERED)
+            count_dlr(s, now - c->p[hit].sent_at);
         log_info(s->o.log, "event=report msg=%lld part=%u modem=%s mr=%d st=0x%02x state=%s",
                  (long long)c->p[hit].msg_id, c->p[hit].part_no, modem, s->pdu.mr, s->pdu.st,
                  rc >= 0 ? store_state_name((enum store_state)rc) : "?");

@@ -133,6 +133,27 @@ struct sched_sim_view {
     sg_ms last_used;
 };
 size_t sched_sims(const struct sched *s, struct sched_sim_view *out, size_t max, sg_ms now);
+/* Send errors by SIM and code, and the time from +CMGS to a "delivered"
+ * report, for /metrics. Bounded: past SCHED_ERRKEYS_MAX distinct
+ * (SIM, code) pairs new pairs count under code -1 ("other"). */
+#define SCHED_ERRKEYS_MAX 64
+#define SCHED_DLR_BUCKETS 9
+struct sched_err_count {
+    char iccid[24];
+    int code;                 /* CMS/CME code, -1 for timeouts and others */
+    const char *cls;          /* retry_class_name */
+    uint64_t n;
+};
+struct sched_metrics {
+    size_t nerr;
+    const struct sched_err_count *err;            /* owned by sched */
+    const double *dlr_le;                         /* bucket upper bounds, seconds */
+    uint64_t dlr_count[SCHED_DLR_BUCKETS];        /* cumulative, Prometheus style */
+    uint64_t dlr_total;
+    double dlr_sum_s;
+};
+void sched_metrics(const struct sched *s, struct sched_metrics *out);
+
 /* Is a job in flight on the slot? */
 bool sched_slot_busy(const struct sched *s, size_t slot);
 

@@ -22,11 +22,11 @@ def states(d, ids):
     return [d.get("/v1/messages/%d" % i).json()["status"] for i in ids]
 
 
-def submit(d, n, prio, prefix):
+def submit(d, n, prio, prefix, report=False):
     ids = []
     for k in range(n):
         r = d.post("/v1/messages", {"to": "+3361234%04d" % k, "text": "%s %d" % (prefix, k),
-                                    "priority": prio})
+                                    "priority": prio, "status_report": report})
         check(r.status == 202, "submit: %r" % r)
         ids.append(r.json()["id"])
     return ids
@@ -67,9 +67,9 @@ def test(h):
     m1.ctl(cmd="cms_error", code=330, rate=1.0)
     conf = "routing = { breaker_threshold = 3; breaker_cooldown = 600; };\n"
     d = h.daemon([(m1, "sim800"), (m2, "ec25")], extra_conf=conf).start()
-    ids = submit(d, 8, "urgent", "skip")
-    wait_until(lambda: all(s in ("sent", "delivered") for s in states(d, ids)), 30,
-               "every message sent")
+    ids = submit(d, 8, "urgent", "skip", report=True)
+    wait_until(lambda: all(s == "delivered" for s in states(d, ids)), 30,
+               "every message delivered")
     for i in ids:
         m = d.get("/v1/messages/%d" % i).json()
         check(m["modem"] == "m2", "message %d went out on %s" % (i, m["modem"]))
@@ -83,6 +83,14 @@ def test(h):
         check(b[sims["m1"]] == "open", "m1 breaker after 3 failures: %r" % b)
     check(b[sims["m2"]] == "closed", "m2 breaker: %r" % b)
     check(len(m2.received()) - base2 == 8, "m2 carried all 8")
+
+    # /metrics names the failing SIM and code, and times the reports.
+    text = d.get("/metrics").body.decode()
+    want = 'simgate_send_errors_total{iccid="%s",code="330"' % sims["m1"]
+    line = [x for x in text.splitlines() if x.startswith(want)]
+    check(line and int(line[0].split()[-1]) == len(failed_on_m1), "errors metric: %r" % line)
+    count = [x for x in text.splitlines() if x.startswith("simgate_dlr_latency_seconds_count")]
+    check(count and int(count[0].split()[-1]) == 8, "DLR histogram count: %r" % count)
 
 
 main(test)
