@@ -115,15 +115,7 @@ static bool text_ok(const char *s, size_t max)
 static bool hex_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
-
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
+    return n <= max && at_frame_is_hex(s, n);
 }
 
 static bool is_call_cmd(const char *text)

@@ -32,7 +32,7 @@ bool at_frame_is_pdu_header(const char *line)
     return false;
 }
 
-static bool all_hex(const char *s, size_t n)
+bool at_frame_is_hex(const char *s, size_t n)
 {
     if (n == 0)
         return false;
@@ -65,7 +65,7 @@ static bool finish_line(struct at_frame *f, struct at_frame_token *tok)
         return false;
     if (f->pdu_next) {
         f->pdu_next = false;
-        if (all_hex(f->buf, n)) {
+        if (at_frame_is_hex(f->buf, n)) {
             set_tok(tok, AT_FRAME_PDU, f->buf, n);
             return true;
         }

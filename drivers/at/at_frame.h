@@ -78,4 +78,7 @@ bool at_frame_is_pdu_header(const char *line);
 
 const char *at_frame_tok_name(enum at_frame_tok t);
 
+/* True when s[0..n) is non-empty and all hex digits (a PDU line). */
+bool at_frame_is_hex(const char *s, size_t n);
+
 #endif

@@ -307,3 +307,21 @@ int cli_since(const char *arg, char *out, size_t n)
     snprintf(out, n, "%s", arg);
     return 0;
 }
+
+char *cli_read_stdin(size_t *len)
+{
+    char *buf = malloc(CLI_STDIN_TEXT_MAX + 1);
+    if (!buf)
+        return NULL;
+    size_t n = fread(buf, 1, CLI_STDIN_TEXT_MAX + 1, stdin);
+    if (n > CLI_STDIN_TEXT_MAX || ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}

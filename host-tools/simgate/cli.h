@@ -127,4 +127,11 @@ int cli_parse_int(const char *s, long long min, long long max, long long *out);
  * API to judge. -EINVAL when a relative form overflows. */
 int cli_since(const char *arg, char *out, size_t n);
 
+/* `--text -`: reads all of stdin, at most CLI_STDIN_TEXT_MAX bytes, into a
+ * malloc'd NUL-terminated buffer the caller frees; one trailing newline is
+ * dropped (it is the shell's, not the sender's). NULL when stdin is larger,
+ * unreadable, or memory runs out. *len (may be NULL) gets the length. */
+#define CLI_STDIN_TEXT_MAX (64 * 1024)
+char *cli_read_stdin(size_t *len);
+
 #endif

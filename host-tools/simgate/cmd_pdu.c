@@ -15,9 +15,9 @@
 #include <time.h>
 
 #include "drivers/gsm/pdu.h"
+#include "host-tools/simgate/cli.h"
 #include "host-tools/simgate/simgate.h"
 
-#define STDIN_TEXT_MAX (64 * 1024) /* --text - reads at most this much */
 #define BATCH_LINE_MAX (8 * 1024)
 
 struct pdu_cli {
@@ -284,26 +284,6 @@ static int parse_opts(const char *sub, int argc, char **argv, struct pdu_cli *c)
     return 0;
 }
 
-/* Reads all of stdin up to the cap into a malloc'd buffer; drops one trailing newline. */
-static char *read_stdin(size_t *len)
-{
-    char *buf = malloc(STDIN_TEXT_MAX + 1);
-    size_t n;
-
-    if (!buf)
-        return NULL;
-    n = fread(buf, 1, STDIN_TEXT_MAX + 1, stdin);
-    if (n > STDIN_TEXT_MAX) {
-        free(buf);
-        return NULL;
-    }
-    if (n > 0 && buf[n - 1] == '\n')
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static void print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -451,7 +431,7 @@ static int do_encode(struct pdu_cli *c, int argc, char **argv)
     if (!c->text)
         return usage_error("%s", "encode needs --text TEXT (or --text - for stdin)");
     if (!strcmp(c->text, "-")) {
-        if (!(buf = read_stdin(&len)))
+        if (!(buf = cli_read_stdin(&len)))
             return bad_input("stdin text is larger than 64 KiB");
         rc = encode_one(c, buf, len, false);
         free(buf);
@@ -477,7 +457,7 @@ static int do_count(struct pdu_cli *c, int argc, char **argv)
     text = argv[optind];
     len = strlen(text);
     if (!strcmp(text, "-")) {
-        if (!(buf = read_stdin(&len)))
+        if (!(buf = cli_read_stdin(&len)))
             return bad_input("stdin text is larger than 64 KiB");
         text = buf;
     }

@@ -16,7 +16,6 @@
 
 #include "host-tools/simgate/cli.h"
 
-#define STDIN_TEXT_MAX (64 * 1024) /* --text - reads at most this much */
 #define WAIT_POLL_S    25          /* one long-poll while waiting */
 #define WAIT_RETRY_MS  500         /* between polls when the log gives no cursor */
 #define KV_MAX         256
@@ -144,23 +143,6 @@ static int send_opt(struct cli *k, void *ud, int id, const char *arg)
     default:
         return cli_usage(k, "unexpected option");
     }
-}
-
-static char *read_stdin(void)
-{
-    char *buf = malloc(STDIN_TEXT_MAX + 2);
-    if (!buf)
-        return NULL;
-    size_t n = fread(buf, 1, STDIN_TEXT_MAX + 1, stdin);
-    if (n > STDIN_TEXT_MAX || ferror(stdin)) {
-        free(buf);
-        return NULL;
-    }
-    /* One trailing newline is the shell's, not the sender's. */
-    if (n > 0 && buf[n - 1] == '\n')
-        n--;
-    buf[n] = '\0';
-    return buf;
 }
 
 static json_t *request_body(const struct send_args *a, const char *text)
@@ -374,9 +356,9 @@ int cmd_send(const struct simgate_opts *g, int argc, char **argv)
         return cli_usage(&k, "--timeout applies to --wait");
     char *stdin_text = NULL;
     if (!strcmp(a.text, "-")) {
-        if (!(stdin_text = read_stdin())) {
+        if (!(stdin_text = cli_read_stdin(NULL))) {
             fprintf(stderr, "simgate: cannot read the text from stdin (at most %d bytes)\n",
-                    STDIN_TEXT_MAX);
+                    CLI_STDIN_TEXT_MAX);
             return SIMGATE_EXIT_BAD_INPUT;
         }
     }
