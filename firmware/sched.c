@@ -477,13 +477,9 @@ static void count_error(struct sched *s, const char *iccid, int code, enum retry
             return;
         }
     if (s->nerrs == SCHED_ERRKEYS_MAX) {
-        code = -1;
-        for (size_t i = 0; i < s->nerrs; i++)
-            if (s->errs[i].code == -1 && strcmp(s->errs[i].iccid, iccid) == 0) {
-                s->errs[i].n++;
-                return;
-            }
-        s->errs[s->nerrs - 1].n++; /* the table is full of distinct pairs: lump in */
+        /* Full of distinct pairs: count it with the last one rather than
+         * grow without bound (a flood of odd vendor codes). */
+        s->errs[s->nerrs - 1].n++;
         return;
     }
     struct sched_err_count *e = &s->errs[s->nerrs++];
