@@ -114,7 +114,10 @@ static void cb_state(void *ud, struct modem_port *p, enum modem_state from, enum
     snprintf(json, sizeof(json), "{\"modem\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\"}",
              modem_port_id(p), modem_state_name(from), modem_state_name(to), esc);
     struct sg_err err;
-    if (store_event_append(gw->store, "modem.state", 0, json, wall, NULL, &err) != 0)
+    /* ready <-> busy flips with every send: as events they would add two
+     * fsyncs per message and bury the changes an operator cares about. */
+    bool flip = (from == MODEM_READY && to == MODEM_BUSY) || (from == MODEM_BUSY && to == MODEM_READY);
+    if (!flip && store_event_append(gw->store, "modem.state", 0, json, wall, NULL, &err) != 0)
         log_warnx(gw->log, "event=modem-state-event result=failed reason=\"%s\"", err.msg);
     bool ready = to == MODEM_READY || to == MODEM_BUSY;
     if (ready != gp->sched_ready) {

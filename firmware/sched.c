@@ -632,7 +632,18 @@ void sched_send_done(struct sched *s, size_t slot, const struct modem_send_resul
     struct sim *sm = sl->sim >= 0 ? &s->sims[sl->sim] : NULL;
     struct queue_via via = {.modem = sl->id, .iccid = sm ? sm->iccid : NULL};
     struct sg_err err;
+    bool last = j->seq >= j->nparts;
+    if (sm && last) {
+        sm->sends_ok++;
+        breaker_on_success(&sm->breaker);
+    }
+    /* The part's row and the SIM's counters in one commit: one fsync. */
+    bool tx = store_begin(s->o.store, &err) == 0;
     int rc = queue_part_sent(s->o.queue, j->msg_id, j->seq, &via, r->mr, now, &err);
+    if (sm && last)
+        sim_save(s, sm, now);
+    if (tx && store_commit(s->o.store, &err) != 0 && rc >= 0)
+        rc = -EIO;
     if (rc < 0)
         log_err(s->o.log, "event=part-sent msg=%lld part=%d result=store-failed reason=\"%s\"",
                 (long long)j->msg_id, j->seq, err.msg);
@@ -643,13 +654,8 @@ void sched_send_done(struct sched *s, size_t slot, const struct modem_send_resul
         send_current_part(s, slot, now);
         return;
     }
-    if (sm) {
-        sm->sends_ok++;
-        breaker_on_success(&sm->breaker);
-        if (s->sticky)
-            route_sticky_remember(s->sticky, j->to, sm->iccid, now);
-        sim_save(s, sm, now);
-    }
+    if (sm && s->sticky)
+        route_sticky_remember(s->sticky, j->to, sm->iccid, now);
     excl_clear(s, j->msg_id);
     job_done(s, slot, now);
 }

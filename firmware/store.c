@@ -114,8 +114,10 @@ static const char *const sql[S_COUNT] = {
                        " WHERE state = 'queued' AND priority = ?1 ORDER BY next_attempt_at LIMIT 1",
     [S_EXPIRY_MIN] = "SELECT expires_at FROM messages INDEXED BY messages_expiry"
                      " WHERE state = 'queued' ORDER BY expires_at LIMIT 1",
-    [S_QUEUED_COUNTS] = "SELECT priority, COUNT(*) FROM messages WHERE state = 'queued'"
-                        " GROUP BY priority",
+    /* The partial index is already in priority order: no temporary B-tree,
+     * whose memory would grow with the queue (17 MB RSS at 100k queued). */
+    [S_QUEUED_COUNTS] = "SELECT priority, COUNT(*) FROM messages INDEXED BY messages_due"
+                        " WHERE state = 'queued' GROUP BY priority",
     [S_STATE_COUNTS] = "SELECT state, COUNT(*) FROM messages GROUP BY state",
     [S_LIST] = "SELECT " MSG_COLS " FROM messages WHERE id > ?3 AND (?1 IS NULL OR state = ?1)"
                " AND created_at >= ?2 ORDER BY id LIMIT ?4",
