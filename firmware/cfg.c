@@ -908,6 +908,14 @@ bool cfg_modem_equal(const struct cfg_modem *a, const struct cfg_modem *b)
            strcmp(a->pin, b->pin) == 0 && gpio_equal(&a->gpio, &b->gpio);
 }
 
+bool cfg_differs(const struct sg_config *a, const struct sg_config *b)
+{
+    /* Both come from cfg_load: calloc'ed, every field written by value or
+     * snprintf, so padding and bytes past each string's NUL are zero and a
+     * byte comparison is exact. */
+    return memcmp(a, b, sizeof(*a)) != 0; // NOLINT(bugprone-suspicious-memory-comparison)
+}
+
 void cfg_free(struct sg_config *cfg)
 {
     free(cfg);

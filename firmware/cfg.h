@@ -156,6 +156,9 @@ void cfg_free(struct sg_config *cfg);
 /* Field-by-field comparison (structs have padding, so no memcmp). */
 bool cfg_modem_equal(const struct cfg_modem *a, const struct cfg_modem *b);
 
+/* True when two loaded configs differ in any setting. */
+bool cfg_differs(const struct sg_config *a, const struct sg_config *b);
+
 /* Validates a board file alone (for tests and `simgated --check-board`). */
 int cfg_check_board(const char *path, struct sg_err *err);
 

@@ -65,8 +65,11 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     uv_stop(&gw->loop);
 }
 
-/* Slots, ports and paths take effect at the next start; what can change live
- * (the log level) changes now. The old config stays when the new one is bad. */
+/* Only the log level changes live: modems, the SIM pool, limits, webhooks
+ * and paths are wired into running objects, so half-applying them would
+ * leave the API showing one thing and the scheduler doing another. The
+ * running configuration stays whole; the log says when a restart is needed.
+ * A bad file changes nothing. */
 static void reload(struct gw *gw)
 {
     struct sg_config *next = NULL;
@@ -79,22 +82,17 @@ static void reload(struct gw *gw)
     int lvl = log_level_parse(next->log_level);
     if (lvl > 0)
         gw->log->level = (enum log_level)lvl;
-    bool restart = strcmp(next->state_dir, gw->cfg->state_dir) != 0 ||
-                   strcmp(next->api.socket, gw->cfg->api.socket) != 0 ||
-                   next->nmodems != gw->cfg->nmodems;
-    for (size_t i = 0; !restart && i < next->nmodems; i++)
-        restart = !cfg_modem_equal(&next->modems[i], &gw->cfg->modems[i]);
-    log_notice(gw->log, "event=reload result=ok file=%s log_level=%s%s", gw->opts.config_path,
-               next->log_level, restart ? " note=\"modem, socket or state changes apply after restart\"" : "");
-    /* Keep the running slots and paths; adopt the rest. */
-    if (restart) {
-        memcpy(next->state_dir, gw->cfg->state_dir, sizeof(next->state_dir));
-        next->api = gw->cfg->api;
-        next->nmodems = gw->cfg->nmodems;
-        memcpy(next->modems, gw->cfg->modems, sizeof(next->modems));
-    }
-    cfg_free(gw->cfg);
-    gw->cfg = next;
+    memcpy(gw->cfg->log_level, next->log_level, sizeof(gw->cfg->log_level));
+    bool other = cfg_differs(gw->cfg, next);
+    if (other)
+        log_warnx(gw->log, "event=reload result=partial file=%s log_level=%s "
+                           "note=\"only log_level applies on reload; restart simgated to apply "
+                           "the other changes\"",
+                  gw->opts.config_path, next->log_level);
+    else
+        log_notice(gw->log, "event=reload result=ok file=%s log_level=%s", gw->opts.config_path,
+                   next->log_level);
+    cfg_free(next);
 }
 
 static void on_hup(uv_signal_t *h, int signum)

@@ -57,6 +57,16 @@ kill -HUP "$PID"
 wait_for 'event=reload result=ok' "$T/log" 5 || fail "good reload not reported"
 grep -q 'event=reload result=ok.*log_level=debug' "$T/log" || fail "reload did not apply log level"
 
+# Going back to info is applied too (no false "partial" from the shorter name).
+cp "$T/good.conf" "$T/live.conf"
+kill -HUP "$PID"
+wait_for 'event=reload result=ok file=.* log_level=info' "$T/log" 5 || fail "log level back to info"
+# Anything else is not applied live, and the log says so.
+sed 's/^state_dir/retention = { max_age_days = 7; };\nstate_dir/' "$T/good.conf" > "$T/live.conf"
+kill -HUP "$PID"
+wait_for 'event=reload result=partial' "$T/log" 5 || fail "partial reload not reported"
+grep -q 'restart simgated to apply the other changes' "$T/log" || fail "partial reload note"
+
 kill -TERM "$PID"
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$PID" 2>/dev/null && fail "daemon did not stop on SIGTERM"
