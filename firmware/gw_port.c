@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,22 +104,19 @@ static void cb_state(void *ud, struct modem_port *p, enum modem_state from, enum
     /* The port logs the transition itself; here it becomes an event. */
     if (to == MODEM_FAILED || to == MODEM_RECOVERING)
         snprintf(gp->last_error, sizeof(gp->last_error), "%s", reason ? reason : "");
-    char json[512];
-    char esc[200];
-    size_t o = 0;
-    /* The reason is our own text, but keep the JSON valid whatever it holds. */
-    for (const char *r = reason ? reason : ""; *r && o + 2 < sizeof(esc); r++)
-        if (*r != '"' && *r != '\\' && (unsigned char)*r >= 0x20)
-            esc[o++] = *r;
-    esc[o] = '\0';
-    snprintf(json, sizeof(json), "{\"modem\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\"}",
-             modem_port_id(p), modem_state_name(from), modem_state_name(to), esc);
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "modem", modem_port_id(p), "from",
+                           modem_state_name(from), "to", modem_state_name(to), "reason",
+                           reason ? reason : "");
+    char *json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
     struct sg_err err;
     /* ready <-> busy flips with every send: as events they would add two
      * fsyncs per message and bury the changes an operator cares about. */
     bool flip = (from == MODEM_READY && to == MODEM_BUSY) || (from == MODEM_BUSY && to == MODEM_READY);
-    if (!flip && store_event_append(gw->store, "modem.state", 0, json, wall, NULL, &err) != 0)
+    if (!flip && store_event_append(gw->store, "modem.state", 0, json ? json : "{}", wall, NULL,
+                                    &err) != 0)
         log_warnx(gw->log, "event=modem-state-event result=failed reason=\"%s\"", err.msg);
+    free(json);
     bool ready = to == MODEM_READY || to == MODEM_BUSY;
     if (ready != gp->sched_ready) {
         gp->sched_ready = ready;
