@@ -48,6 +48,15 @@ def test(h):
     check([x["modem"] for x in sends] == ["m1", "m2"], "hand-overs: %r" % sends)
     check(sum(text_in(x, "Your code is 482913") for x in m2.received()) == 1, "one copy on m2")
 
+    # The backend hears that m1 went away, and no event per send.
+    ev = d.get("/v1/events?after=0&limit=1000").json()
+    ev = ev.get("events", ev) if isinstance(ev, dict) else ev
+    ms = [e.get("data") or {} for e in ev if e["type"] == "modem.state"]
+    check(any(x.get("modem") == "m1" and x.get("to") == "absent" for x in ms),
+          "modem.state m1 -> absent: %r" % ms)
+    check(not any({x.get("from"), x.get("to")} == {"ready", "busy"} for x in ms),
+          "ready<->busy flips are not events: %r" % ms)
+
     # Same failure for bulk: the outcome is unknown, and it stays so.
     m3 = h.modemsim("m3", "sim800", "--cmgs-latency-ms", "5000")
     d.stop()
