@@ -200,6 +200,7 @@ struct derr {
     const char *code;
     const char *field;
     char msg[160];
+    char unknown[64];   /* the unknown key, copied: the JSON is freed before the reply */
 };
 
 static int decode_fields(json_t *obj, const struct field_def *defs, size_t n, void *out,
@@ -216,8 +217,17 @@ static int decode_fields(json_t *obj, const struct field_def *defs, size_t n, vo
             i++;
         if (i == n) {
             e->code = "unknown_field";
-            e->field = NULL;
-            snprintf(e->msg, sizeof(e->msg), "unknown field \"%.60s\"", key);
+            /* Cut at a UTF-8 boundary so the reply stays valid JSON text. */
+            size_t k = strlen(key);
+            if (k >= sizeof(e->unknown)) {
+                k = sizeof(e->unknown) - 1;
+                while (k > 0 && ((unsigned char)key[k] & 0xC0) == 0x80)
+                    k--;
+            }
+            memcpy(e->unknown, key, k);
+            e->unknown[k] = '\0';
+            e->field = e->unknown;
+            snprintf(e->msg, sizeof(e->msg), "unknown field \"%s\"", e->unknown);
             return -EINVAL;
         }
         const struct field_def *d = &defs[i];
