@@ -148,9 +148,10 @@ static int usage_error(const char *fmt, ...)
     return SIMGATE_EXIT_USAGE;
 }
 
+/* Codec messages name their module already ("pdu: non-hex character…"). */
 static int bad_input(const char *msg)
 {
-    fprintf(stderr, "simgate pdu: %s\n", msg);
+    fprintf(stderr, "simgate: %s\n", msg);
     return SIMGATE_EXIT_BAD_INPUT;
 }
 
@@ -474,10 +475,8 @@ static int do_count(struct pdu_cli *c, int argc, char **argv)
     } else {
         printf("encoding=%s parts=%u left=%u\n", smsenc_name(&plan.enc), plan.parts, plan.left);
     }
-    if (rc < 0) {
-        fprintf(stderr, "simgate pdu: %s\n", err.msg);
-        return SIMGATE_EXIT_BAD_INPUT;
-    }
+    if (rc < 0)
+        return bad_input(err.msg);
     return SIMGATE_EXIT_OK;
 }
 
