@@ -268,13 +268,19 @@ static const struct cli_col list_cols[] = {
     {"LAST_ERROR", "last_error", NULL, 48},
 };
 
-int cmd_list(const struct simgate_opts *g, int argc, char **argv)
+/* GET a paged list and print it: --json as is, else a table and a hint
+ * when the API says more pages follow. `list` and `inbox` differ only in
+ * path, options and columns. */
+static int paged_list(const struct simgate_opts *g, int argc, char **argv, const char *name,
+                      const char *help, const struct option *opts, const char *path,
+                      const struct cli_col *cols, size_t ncols)
 {
     struct cli k;
-    struct list_args a = {.path = "/v1/messages"};
+    struct list_args a;
+    snprintf(a.path, sizeof(a.path), "%s", path);
     json_t *page = NULL;
-    cli_init(&k, "list", list_help, g);
-    int rc = cli_parse(&k, argc, argv, list_opts, list_opt, &a);
+    cli_init(&k, name, help, g);
+    int rc = cli_parse(&k, argc, argv, opts, list_opt, &a);
     if (rc >= 0)
         return rc;
     if ((rc = cli_args(&k, argc, argv, 0, 0)) >= 0)
@@ -284,8 +290,7 @@ int cmd_list(const struct simgate_opts *g, int argc, char **argv)
         if (k.o.json) {
             cli_print_json(page);
         } else {
-            rc = cli_table(json_object_get(page, "messages"), list_cols,
-                           sizeof(list_cols) / sizeof(list_cols[0]));
+            rc = cli_table(json_object_get(page, "messages"), cols, ncols);
             const json_t *next = json_object_get(page, "next_after");
             if (json_is_integer(next))
                 fprintf(stderr, "more messages follow: repeat with --after %lld\n",
@@ -295,6 +300,12 @@ int cmd_list(const struct simgate_opts *g, int argc, char **argv)
     json_decref(page);
     cli_close(&k);
     return rc;
+}
+
+int cmd_list(const struct simgate_opts *g, int argc, char **argv)
+{
+    return paged_list(g, argc, argv, "list", list_help, list_opts, "/v1/messages", list_cols,
+                      sizeof(list_cols) / sizeof(list_cols[0]));
 }
 
 /* Sorted by name. */
@@ -316,29 +327,6 @@ static const struct cli_col inbox_cols[] = {
 
 int cmd_inbox(const struct simgate_opts *g, int argc, char **argv)
 {
-    struct cli k;
-    struct list_args a = {.path = "/v1/inbox"};
-    json_t *page = NULL;
-    cli_init(&k, "inbox", inbox_help, g);
-    int rc = cli_parse(&k, argc, argv, inbox_opts, list_opt, &a);
-    if (rc >= 0)
-        return rc;
-    if ((rc = cli_args(&k, argc, argv, 0, 0)) >= 0)
-        return rc;
-    if ((rc = cli_open(&k)) == 0 &&
-        (rc = cli_call(&k, "GET", a.path, NULL, NULL, CLI_TIMEOUT_MS, &page)) == 0) {
-        if (k.o.json) {
-            cli_print_json(page);
-        } else {
-            rc = cli_table(json_object_get(page, "messages"), inbox_cols,
-                           sizeof(inbox_cols) / sizeof(inbox_cols[0]));
-            const json_t *next = json_object_get(page, "next_after");
-            if (json_is_integer(next))
-                fprintf(stderr, "more messages follow: repeat with --after %lld\n",
-                        (long long)json_integer_value(next));
-        }
-    }
-    json_decref(page);
-    cli_close(&k);
-    return rc;
+    return paged_list(g, argc, argv, "inbox", inbox_help, inbox_opts, "/v1/inbox", inbox_cols,
+                      sizeof(inbox_cols) / sizeof(inbox_cols[0]));
 }
